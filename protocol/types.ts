@@ -108,6 +108,11 @@ export interface AssembledMessage {
   readonly compressed: boolean;
 }
 
+/**
+ * What the frame parser reports, in stream order. `problem` carries what belongs to no single
+ * whole frame: a stream that ended inside a frame header, or with a fragmented message unfinished.
+ */
 export type ParserEvent =
   | { readonly kind: 'frame'; readonly frame: AnnotatedFrame }
-  | { readonly kind: 'message'; readonly message: AssembledMessage };
+  | { readonly kind: 'message'; readonly message: AssembledMessage }
+  | { readonly kind: 'problem'; readonly problem: Problem };

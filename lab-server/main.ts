@@ -34,7 +34,9 @@ async function main(): Promise<number> {
       return 1;
     }
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
-      process.stderr.write(`This machine has no address ${options.host} to listen on; try --host 127.0.0.1\n`);
+      process.stderr.write(
+        `This machine has no address ${options.host} to listen on; try --host 127.0.0.1\n`,
+      );
       return 1;
     }
     throw error;

@@ -384,6 +384,17 @@ describe('violations become problems with their close code and section', () => {
   });
 });
 
+describe('stream offsets', () => {
+  it('count from startOffset, so offsets match the whole connection after the handshake', () => {
+    const { frames } = parseFrames(hex('81 85 37 fa 21 3d 7f 9f 4d 51 58'), {
+      ...client,
+      startOffset: 129,
+    });
+    expect(frames[0]?.streamOffset).toBe(129);
+    expect(frames[0]?.fields.find((f) => f.name === 'maskingKey')?.byteOffset).toBe(131);
+  });
+});
+
 describe('bounded memory', () => {
   it('never allocates what a claimed length says before the bytes arrive', () => {
     const parser = new FrameParser({ ...server, maxPayload: 2 ** 53 - 1 });

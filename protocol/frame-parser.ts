@@ -45,6 +45,11 @@ export interface FrameParserOptions {
    * this to keep annotating the frames that follow.
    */
   readonly continueAfterFailure?: boolean;
+  /**
+   * Stream offset of the first byte pushed, so offsets count from the start of the connection
+   * (for example, after the HTTP handshake). Default 0.
+   */
+  readonly startOffset?: number;
 }
 
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -191,6 +196,7 @@ export class FrameParser {
     const ext = options.extensions ?? {};
     this.#rsvAllowed = [ext.rsv1 === true, ext.rsv2 === true, ext.rsv3 === true];
     this.#continue = options.continueAfterFailure === true;
+    this.#offset = options.startOffset ?? 0;
     this.#messages = new MessageAssembler({
       direction: this.#direction,
       maxPayload: this.#maxPayload,

@@ -68,6 +68,7 @@ describe('RFC 6455 §5.7 examples decode exactly', () => {
       problems: [],
     });
     expect(frame.maskingKey).toEqual(hex('37fa213d'));
+    expect(frame.header).toEqual(hex('81 85 37 fa 21 3d'));
     expect(frame.payloadPreview).toEqual(hex('7f 9f 4d 51 58'));
     expect(text(frame.unmaskedPreview)).toBe('Hello');
     expect(field(frame, 'maskingKey')).toMatchObject({
@@ -375,6 +376,7 @@ describe('violations become problems with their close code and section', () => {
     expect(header.events).toMatchObject([
       { kind: 'problem', problem: { rule: 'header-cut-short', closeCode: null } },
     ]);
+    expect(header.failure).toBeNull();
     const payload = parseFrames(hex('82 05 01 02'), server);
     expect(payload.frames[0]).toMatchObject({
       complete: false,

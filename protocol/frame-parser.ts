@@ -129,6 +129,7 @@ const State = {
 } as const;
 type State = (typeof State)[keyof typeof State];
 
+const EMPTY = new Uint8Array(0);
 const BITS = Array.from({ length: 256 }, (_, byte) => byte.toString(2).padStart(8, '0'));
 const bits = (byte: number) => BITS[byte] as string;
 const hexByte = (byte: number) => byte.toString(16).padStart(2, '0');
@@ -160,6 +161,8 @@ interface FrameInProgress {
   lengthForm: LengthForm;
   maskingKey: Uint8Array | null;
   headerLength: number;
+  /** The header bytes as they crossed the wire, once all of them arrived. */
+  header: Uint8Array;
   received: number;
   wire: Uint8Array[];
   plain: Uint8Array[];
@@ -257,6 +260,7 @@ export class FrameParser {
           'RFC 6455 §5.2',
           this.#offset,
           `The stream ended after ${frame.received} of the ${frame.payloadLength} payload bytes this frame announced.`,
+          false,
         ),
       );
       this.#emitFrame(frame, false);
@@ -269,6 +273,7 @@ export class FrameParser {
           'RFC 6455 §5.2',
           this.#offset - this.#headerHave,
           `The stream ended inside a frame header: ${this.#headerHave} byte${this.#headerHave === 1 ? '' : 's'} of a header that needs ${this.#headerNeeded()}.`,
+          false,
         ),
       });
     } else if (this.#messages.inProgress) {
@@ -336,6 +341,7 @@ export class FrameParser {
       lengthForm: length7 === 126 ? '16-bit' : length7 === 127 ? '64-bit' : '7-bit',
       maskingKey: null,
       headerLength: 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) + (mask ? 4 : 0),
+      header: EMPTY,
       received: 0,
       wire: [],
       plain: [],
@@ -430,6 +436,7 @@ export class FrameParser {
   /** The whole header is in: check every rule the header alone can break. */
   #headerDone(): void {
     const frame = this.#frame as FrameInProgress;
+    frame.header = this.#header.slice(0, frame.headerLength);
     this.#headerHave = 0;
     const info = describeOpcode(frame.opcode);
     const at = frame.start;
@@ -666,6 +673,7 @@ export class FrameParser {
       direction: this.#direction,
       streamOffset: frame.start,
       headerLength: frame.headerLength,
+      header: frame.header,
       fin: frame.fin,
       rsv1: frame.rsv1,
       rsv2: frame.rsv2,
@@ -689,7 +697,7 @@ export class FrameParser {
 
   #annotate(frame: FrameInProgress, wire: Uint8Array): FieldAnnotation[] {
     const at = frame.start;
-    const header = this.#headerBytes(frame);
+    const header = frame.header;
     const b0 = header[0] as number;
     const b1 = header[1] as number;
     const info = describeOpcode(frame.opcode);
@@ -814,28 +822,6 @@ export class FrameParser {
       meaning: `${length} byte${length === 1 || length === 1n ? '' : 's'} of ${info.name === 'text' || info.name === 'continuation' ? 'message data' : `${info.name} payload`}${frame.mask ? ', masked' : ''}${frame.received < Number(length) ? `; ${frame.received} received` : ''}.`,
     });
     return fields;
-  }
-
-  /** The header bytes of `frame`, rebuilt from its fields (the gather buffer is reused). */
-  #headerBytes(frame: FrameInProgress): Uint8Array {
-    const out = new Uint8Array(2);
-    out[0] =
-      (frame.fin ? 0x80 : 0) |
-      (frame.rsv1 ? 0x40 : 0) |
-      (frame.rsv2 ? 0x20 : 0) |
-      (frame.rsv3 ? 0x10 : 0) |
-      frame.opcode;
-    out[1] = (frame.mask ? 0x80 : 0) | frame.length7;
-    if (frame.lengthForm === '7-bit') return out;
-    const width = frame.lengthForm === '16-bit' ? 2 : 8;
-    const full = new Uint8Array(2 + width);
-    full.set(out);
-    let value = BigInt(frame.payloadLength);
-    for (let i = width - 1; i >= 0; i--) {
-      full[2 + i] = Number(value & 0xffn);
-      value >>= 8n;
-    }
-    return full;
   }
 }
 

@@ -66,6 +66,8 @@ export interface AnnotatedFrame {
   /** Offset of the frame's first byte in the stream. */
   readonly streamOffset: number;
   readonly headerLength: number;
+  /** The header bytes exactly as they crossed the wire. */
+  readonly header: Uint8Array;
   readonly fin: boolean;
   readonly rsv1: boolean;
   readonly rsv2: boolean;

@@ -4,11 +4,15 @@ import { defineConfig } from 'astro/config';
 
 export default defineConfig({
   srcDir: './site',
+  // Static files (the favicon) live with the rest of the site, not in a top-level public/.
+  publicDir: './site/public',
   integrations: [
     starlight({
       title: 'WebSocket Lab',
       description: 'How WebSockets really work, byte by byte.',
-      sidebar: [{ label: 'Chapters', autogenerate: { directory: '.' } }],
+      // One entry per chapter folder in content/, in course order; labels come from each
+      // chapter's `sidebar.label` frontmatter. (Autogenerating from the root lists nothing.)
+      sidebar: [{ label: 'Chapters', items: [{ slug: 'frames' }] }],
     }),
   ],
 });

@@ -161,6 +161,7 @@ describe('violations become problems with their close code and section', () => {
       closeCode: 1002,
       section: 'RFC 6455 §5.1',
       byteOffset: 1,
+      field: 'mask',
     });
   });
 
@@ -353,6 +354,20 @@ describe('violations become problems with their close code and section', () => {
     const parser = new FrameParser(client);
     expect(parser.push(bytes).filter((e) => e.kind === 'frame')).toHaveLength(1);
     expect(parser.offset).toBe(2);
+  });
+
+  it('names the field each problem is about, so views can highlight it', () => {
+    const { frames } = parseFrames(hex('f3 05 48 65 6c 6c 6f'), {
+      ...client,
+      continueAfterFailure: true,
+    });
+    expect(frames[0]?.problems.map((p) => p.field)).toEqual([
+      'rsv1',
+      'rsv2',
+      'rsv3',
+      'opcode',
+      'mask',
+    ]);
   });
 
   it('keeps annotating after a failure when asked to, and finds every problem of a frame', () => {

@@ -20,6 +20,7 @@ import type {
   AssembledMessage,
   Direction,
   FieldAnnotation,
+  FieldName,
   LengthForm,
   ParserEvent,
   Problem,
@@ -114,6 +115,45 @@ const opcodeInfo: readonly OpcodeInfo[] = Array.from({ length: 16 }, (_, opcode)
     meaning: `Reserved ${control ? 'control' : 'non-control'} opcode 0x${opcode.toString(16).toUpperCase()}: no meaning is defined, so it must not be used (RFC 6455 §5.2).`,
   };
 });
+
+/** Which field of the frame a rule is about, so views can point at it. */
+function blamedField(rule: string, form: LengthForm): FieldName | undefined {
+  const length = form === '7-bit' ? 'payloadLength' : 'extendedPayloadLength';
+  switch (rule) {
+    case 'rsv1-without-extension':
+    case 'rsv1-on-wrong-frame':
+      return 'rsv1';
+    case 'rsv2-without-extension':
+      return 'rsv2';
+    case 'rsv3-without-extension':
+      return 'rsv3';
+    case 'reserved-opcode':
+    case 'continuation-without-start':
+    case 'data-frame-inside-fragmented-message':
+      return 'opcode';
+    case 'client-frame-unmasked':
+    case 'server-frame-masked':
+      return 'mask';
+    case 'control-frame-fragmented':
+    case 'too-many-fragments':
+      return 'fin';
+    case 'control-frame-too-long':
+    case 'close-payload-one-byte':
+      return 'payloadLength';
+    case 'length-msb-set':
+    case 'length-not-minimal':
+      return 'extendedPayloadLength';
+    case 'message-too-big':
+      return length;
+    case 'invalid-utf8':
+    case 'invalid-close-code':
+    case 'invalid-close-reason':
+    case 'frame-cut-short':
+      return 'payload';
+    default:
+      return undefined;
+  }
+}
 
 export function describeOpcode(opcode: number): OpcodeInfo {
   return opcodeInfo[opcode & 0xf] as OpcodeInfo;
@@ -658,9 +698,11 @@ export class FrameParser {
   }
 
   #addProblem(frame: FrameInProgress, found: Problem): void {
-    frame.problems.push(found);
-    if (!found.fatal) return;
-    if (this.#failure === null) this.#failure = found;
+    const field = blamedField(found.rule, frame.lengthForm);
+    const blamed = field === undefined ? found : { ...found, field };
+    frame.problems.push(blamed);
+    if (!blamed.fatal) return;
+    if (this.#failure === null) this.#failure = blamed;
     if (!this.#continue) this.#state = State.FAILED;
   }
 

@@ -23,6 +23,8 @@ export interface Problem {
   readonly explanation: string;
   /** Fatal problems fail the connection (RFC 6455 §7.1.7); the rest are notes. */
   readonly fatal: boolean;
+  /** The frame field that breaks the rule, when one does; views highlight it. */
+  readonly field?: FieldName;
 }
 
 export type FieldName =

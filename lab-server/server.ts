@@ -1,37 +1,294 @@
+/**
+ * The lab server: one process, one port, for the site and every WebSocket endpoint (the same
+ * port works for both because the Upgrade header tells them apart, RFC 6455 §1.7). This file
+ * only routes; each endpoint and concern has its own file.
+ */
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { WebSocketServer } from 'ws';
+import {
+  buildServerResponse,
+  parseExtensions,
+  validateUpgradeRequest,
+} from '../protocol/handshake.ts';
+import { getHeader, type RequestHead } from '../protocol/http-head.ts';
+import type { Problem } from '../protocol/types.ts';
+import { echo } from './echo.ts';
+import { DEFAULT_LIMITS, type Limits } from './limits.ts';
+import { observe } from './observe.ts';
+import { raw } from './raw.ts';
+import { Registry } from './registry.ts';
 import { staticSite } from './static.ts';
+import { ConnectionTap, routeOf } from './tap.ts';
+import { TapSocket } from './tap-socket.ts';
+import { Trust } from './trust.ts';
 
 export interface LabServerOptions {
   readonly host: string;
   readonly port: number;
   /** The project's root: the site is served from its dist/ folder. */
   readonly root: string;
+  /** Offer permessage-deflate on /echo (RFC 7692), so RSV1 and compressed payloads can be seen. */
+  readonly deflate?: boolean;
+  /** Browser origins allowed besides the lab's own pages and the Astro dev server. */
+  readonly origins?: readonly string[];
+  readonly limits?: Partial<Limits>;
 }
 
 export interface LabServer {
   readonly url: string;
-  readonly server: Server;
+  readonly port: number;
+  readonly registry: Registry;
+  readonly trust: Trust;
+  /** Closes every WebSocket with 1001 (going away), then every connection, then the listener. */
   close(): Promise<void>;
 }
 
-/** Starts the lab server: one process, one port (RFC 6455 §1.7 lets HTTP and WebSocket share it). */
+const WEBSOCKET_PATHS = new Set(['/echo', '/observe', '/raw']);
+
+interface Connection {
+  readonly tap: ConnectionTap;
+  readonly socket: TapSocket;
+  ws?: import('ws').WebSocket;
+  violation?: Problem;
+}
+
 export async function startLabServer(options: LabServerOptions): Promise<LabServer> {
+  const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const registry = new Registry();
   const site = staticSite(join(options.root, 'dist'));
-  const server = createServer((req, res) => site(req, res));
-  server.listen(options.port, options.host);
-  await once(server, 'listening');
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
+  const connections = new Set<Connection>();
+  const byTapSocket = new WeakMap<TapSocket, Connection>();
+  /** Live connections by the client's port, so the /raw relay can find its own. */
+  const byClientPort = new Map<number, Connection>();
+  let trust: Trust;
+  let port = 0;
+  let relayHost = '127.0.0.1';
+
+  const http = createHttpServer({
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.handshakeTimeoutMs,
+    requestTimeout: limits.handshakeTimeoutMs * 3,
+    connectionsCheckingInterval: Math.min(1000, limits.handshakeTimeoutMs),
+  });
+  const echoServer = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    maxPayload: limits.maxPayload,
+    perMessageDeflate: options.deflate === true,
+    skipUTF8Validation: false,
+  });
+  const plainServer = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    maxPayload: 64 * 1024,
+    perMessageDeflate: false,
+  });
+
+  http.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const host = trust.checkHost(req.headers.host);
+    if (!host.ok) return plainAnswer(res, 403, host.reason);
+    const path = (req.url ?? '/').split('?', 1)[0] as string;
+    if (WEBSOCKET_PATHS.has(path)) {
+      // RFC 9110 §15.5.22: 426 names the protocol to upgrade to.
+      res.setHeader('Upgrade', 'websocket');
+      res.setHeader('Connection', 'Upgrade');
+      res.setHeader('Sec-WebSocket-Version', '13');
+      return plainAnswer(
+        res,
+        426,
+        `${path} is a WebSocket endpoint: send a GET with "Upgrade: websocket", "Connection: Upgrade", Sec-WebSocket-Key and "Sec-WebSocket-Version: 13" (RFC 6455 §4.1), for example new WebSocket("ws://${req.headers.host ?? '127.0.0.1'}${path}").`,
+      );
+    }
+    site(req, res);
+  });
+
+  http.on('upgrade', (req: IncomingMessage, socket: TapSocket, head: Buffer) => {
+    const connection = byTapSocket.get(socket);
+    const request = connection?.tap.request;
+    if (connection === undefined || request === null || request === undefined) {
+      socket.destroy();
+      return;
+    }
+    upgrade(connection, request, req, head).catch(() => socket.destroy());
+  });
+
+  http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    // Node's own parser refused the request; the tap has annotated why, from the bytes.
+    if (!socket.writable) return;
+    const status =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? 431
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 408
+          : 400;
+    const reason = {
+      400: 'Bad Request',
+      408: 'Request Timeout',
+      431: 'Request Header Fields Too Large',
+    }[status];
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+
+  async function upgrade(
+    connection: Connection,
+    request: RequestHead,
+    req: IncomingMessage,
+    head: Buffer,
+  ) {
+    const { tap, socket } = connection;
+    const route = routeOf(request.target);
+    const refuse = async (status: number, reason: string) => {
+      tap.stopClient();
+      tap.expectResponse(false);
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Forbidden'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`,
+      );
+    };
+    const host = trust.checkHost(getHeader(request, 'host'));
+    if (!host.ok) return refuse(403, host.reason);
+    if (route === 'unknown') {
+      return refuse(
+        404,
+        `There is no WebSocket endpoint at ${request.target.slice(0, 100)}; try /echo.`,
+      );
+    }
+    const origin = trust.checkOrigin(getHeader(request, 'origin'));
+    if (!origin.ok) return refuse(403, origin.reason);
+
+    // The RFC's answer to a bad handshake (400, or 426 with the versions spoken), with the
+    // explanations in the body; `ws` only ever sees requests that pass every rule.
+    const findings = validateUpgradeRequest(request);
+    if (findings.some((f) => !f.ok && !f.informational)) {
+      tap.stopClient();
+      tap.expectResponse(false);
+      const response = await buildServerResponse(request, findings);
+      socket.end(Buffer.from(response.bytes));
+      return;
+    }
+
+    tap.expectResponse(route === 'echo');
+    let allowed = head.length;
+    if (route === 'echo') {
+      const offers = parseExtensions(getHeader(request, 'sec-websocket-extensions') ?? '') ?? [];
+      const rsv1 = options.deflate === true && offers.some((e) => e.name === 'permessage-deflate');
+      allowed = Math.min(head.length, tap.beginFrames({ rsv1 }));
+    } else {
+      tap.stopClient();
+    }
+    const server = route === 'echo' ? echoServer : plainServer;
+    server.handleUpgrade(req, socket, head.subarray(0, allowed), (ws) => {
+      connection.ws = ws;
+      if (connection.violation !== undefined)
+        return failConnection(connection, connection.violation);
+      if (route === 'echo') echo(ws, { idleTimeoutMs: limits.idleTimeoutMs });
+      else if (route === 'observe')
+        observe(ws, new URL(request.target, 'http://lab'), registry, {
+          budgetBytes: limits.observerBudgetBytes,
+        });
+      else raw(ws, { host: relayHost, port, claim });
+    });
+  }
+
+  /** _Fail the WebSocket Connection_ (RFC 6455 §7.1.7): a close frame with the code, then FIN. */
+  function failConnection(connection: Connection, problem: Problem) {
+    connection.violation = problem;
+    const ws = connection.ws;
+    if (ws === undefined) return;
+    const reason = problem.rule.slice(0, 120);
+    if (ws.readyState === ws.OPEN) ws.close(problem.closeCode ?? 1002, reason);
+    // The server closes TCP first (RFC 6455 §7.1.1); the close frame is queued before the FIN.
+    setImmediate(() => connection.socket.end());
+    setTimeout(() => connection.socket.destroy(), 2000).unref();
+  }
+
+  /** The relay tells which of the connections it made: annotate it, whatever it carries. */
+  function claim(localPort: number): number {
+    const connection = byClientPort.get(localPort);
+    if (connection === undefined) return 0;
+    connection.tap.markRelayed();
+    return connection.tap.conn;
+  }
+
+  const listener = createNetServer({ allowHalfOpen: true, noDelay: true }, (tcp) => {
+    if (connections.size >= limits.maxConnections) {
+      const body = `The lab server already holds ${limits.maxConnections} connections (--max-connections); try again later.\n`;
+      tcp.end(
+        `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 5\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      tcp.on('error', () => {});
+      return;
+    }
+    const clientPort = tcp.remotePort ?? 0;
+    let connection: Connection;
+    const tap = new ConnectionTap({
+      registry,
+      limits,
+      client: { address: tcp.remoteAddress ?? '', port: clientPort },
+      server: { address: tcp.localAddress ?? '', port: tcp.localPort ?? 0 },
+      tls: false,
+      onViolation: (problem) => failConnection(connection, problem),
+    });
+    const socket = new TapSocket(tcp, {
+      incoming: (chunk) => tap.incoming(chunk),
+      outgoing: (chunk) => tap.outgoing(chunk),
+      incomingEnd: () => tap.incomingEnd(),
+      outgoingEnd: () => tap.outgoingEnd(),
+      closed: (error) => {
+        tap.closed(error);
+        connections.delete(connection);
+        if (byClientPort.get(clientPort) === connection) byClientPort.delete(clientPort);
+      },
+    });
+    connection = { tap, socket };
+    connections.add(connection);
+    byTapSocket.set(socket, connection);
+    byClientPort.set(clientPort, connection);
+    socket.on('error', () => {});
+    http.emit('connection', socket);
+  });
+
+  listener.listen(options.port, options.host);
+  await once(listener, 'listening');
+  const address = listener.address() as AddressInfo;
+  port = address.port;
+  relayHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  trust = new Trust({
+    host: options.host,
+    port,
+    ...(options.origins ? { origins: options.origins } : {}),
+  });
+  const shownHost = address.address.includes(':') ? `[${address.address}]` : address.address;
+
   return {
-    url: `http://${host}:${port}/`,
-    server,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    url: `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? '127.0.0.1' : shownHost}:${port}/`,
+    port,
+    registry,
+    trust,
+    close: async () => {
+      const closed = new Promise((resolve) => listener.close(() => resolve(undefined)));
+      for (const { ws } of connections) {
+        if (ws !== undefined && ws.readyState === ws.OPEN) ws.close(1001, 'lab server stopping');
+      }
+      // Give the close frames a moment to leave, then drop whatever is still open.
+      await new Promise((resolve) => setTimeout(resolve, connections.size > 0 ? 100 : 0));
+      for (const { socket } of connections) socket.destroy();
+      http.closeAllConnections();
+      await closed;
+    },
   };
+}
+
+function plainAnswer(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(`${text}\n`);
 }

@@ -1,0 +1,64 @@
+import type { WebSocket } from 'ws';
+import { ANNOTATION_SCHEMA_VERSION, type LabEvent } from '../protocol/annotations.ts';
+import type { Registry } from './registry.ts';
+
+export interface ObserveOptions {
+  /** Bytes an observer may have waiting unsent before its events are dropped. */
+  readonly budgetBytes: number;
+}
+
+/** Each event is serialised once, however many observers receive it. */
+const json = new WeakMap<LabEvent, string>();
+function serialise(event: LabEvent): string {
+  let text = json.get(event);
+  if (text === undefined) {
+    text = JSON.stringify(event);
+    json.set(event, text);
+  }
+  return text;
+}
+
+/**
+ * /observe[?id=N]: the annotation stream as JSON text messages, for every connection or one.
+ * The first message is a snapshot of the connections open now. An observer that reads slower
+ * than events arrive never makes the server buffer without bound: once its unsent bytes pass
+ * the budget its events are dropped, and the next one it gets is preceded by a `dropped` event
+ * saying how many it missed.
+ */
+export function observe(
+  ws: WebSocket,
+  url: URL,
+  registry: Registry,
+  options: ObserveOptions,
+): void {
+  const id = url.searchParams.get('id');
+  const only = id === null || id === '' ? undefined : Number(id);
+  if (only !== undefined && !(Number.isInteger(only) && only > 0)) {
+    ws.close(1008, '?id= must be a connection number');
+    return;
+  }
+  ws.send(JSON.stringify(registry.snapshot(only)));
+  let dropped = 0;
+  const unsubscribe = registry.subscribe((event) => {
+    if (only !== undefined && event.conn !== only) return;
+    if (ws.bufferedAmount > options.budgetBytes) {
+      dropped++;
+      return;
+    }
+    if (dropped > 0) {
+      const marker: LabEvent = {
+        v: ANNOTATION_SCHEMA_VERSION,
+        type: 'dropped',
+        seq: event.seq,
+        t: event.t,
+        conn: only ?? 0,
+        count: dropped,
+      };
+      ws.send(JSON.stringify(marker));
+      dropped = 0;
+    }
+    ws.send(serialise(event));
+  });
+  ws.on('close', unsubscribe);
+  // Observers only listen; anything they send is ignored.
+}

@@ -1,0 +1,82 @@
+import { performance } from 'node:perf_hooks';
+import {
+  ANNOTATION_SCHEMA_VERSION,
+  type Endpoint,
+  type LabEvent,
+  type ObserveSnapshot,
+  type Route,
+} from '../protocol/annotations.ts';
+
+/** An event before the registry stamps it with its version, sequence number and time. */
+export type EventDraft = LabEvent extends infer E
+  ? E extends LabEvent
+    ? Omit<E, 'v' | 'seq' | 't'>
+    : never
+  : never;
+
+export interface ConnectionInfo {
+  readonly conn: number;
+  route: Route;
+  readonly client: Endpoint;
+  readonly openedAt: number;
+}
+
+export type Listener = (event: LabEvent) => void;
+
+/**
+ * The connection registry and event bus: the only state the endpoints share. Every annotation
+ * passes through `emit`, which numbers it; listeners (the terminal, each observer) filter.
+ */
+export class Registry {
+  readonly #start = performance.now();
+  readonly #connections = new Map<number, ConnectionInfo>();
+  readonly #listeners = new Set<Listener>();
+  #nextConn = 1;
+  #seq = 0;
+
+  now(): number {
+    return Math.round((performance.now() - this.#start) * 1000) / 1000;
+  }
+
+  open(client: Endpoint, route: Route = 'unknown'): ConnectionInfo {
+    const info: ConnectionInfo = { conn: this.#nextConn++, route, client, openedAt: this.now() };
+    this.#connections.set(info.conn, info);
+    return info;
+  }
+
+  close(conn: number): void {
+    this.#connections.delete(conn);
+  }
+
+  get(conn: number): ConnectionInfo | undefined {
+    return this.#connections.get(conn);
+  }
+
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  /** True when someone listens: the tap skips building events nobody would read. */
+  get listened(): boolean {
+    return this.#listeners.size > 0;
+  }
+
+  snapshot(filter?: number): ObserveSnapshot {
+    const connections = [...this.#connections.values()]
+      .filter((c) => c.route !== 'observe' && c.route !== 'raw' && c.route !== 'http')
+      .filter((c) => filter === undefined || c.conn === filter)
+      .map(({ conn, route, client, openedAt }) => ({ conn, route, client, openedAt }));
+    return { v: ANNOTATION_SCHEMA_VERSION, type: 'snapshot', connections };
+  }
+
+  emit(draft: EventDraft, t = this.now()): LabEvent {
+    const event = { v: ANNOTATION_SCHEMA_VERSION, seq: ++this.#seq, t, ...draft } as LabEvent;
+    for (const listener of this.#listeners) listener(event);
+    return event;
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}

@@ -1,0 +1,473 @@
+/**
+ * The tap: runs the bytes of one connection, both ways, through protocol/ and turns what it
+ * finds into annotation events. The annotations come from the bytes on the wire, not from what
+ * `ws` reports, and the tap is also the gate: bytes of a frame that fails the connection never
+ * reach `ws`, so the server acts on exactly what the annotations say.
+ */
+import { computeAccept, isValidKey } from '../protocol/accept.ts';
+import {
+  type Endpoint,
+  frameRecord,
+  type HeaderRecord,
+  messageRecord,
+  type Route,
+  toHexString,
+} from '../protocol/annotations.ts';
+import { FrameParser } from '../protocol/frame-parser.ts';
+import { explainHeader, parseExtensions, validateUpgradeRequest } from '../protocol/handshake.ts';
+import {
+  getHeader,
+  type HeaderField,
+  HttpHeadParser,
+  type RequestHead,
+  type ResponseHead,
+} from '../protocol/http-head.ts';
+import type { Direction, ParserEvent, Problem } from '../protocol/types.ts';
+import type { EventDraft, Registry } from './registry.ts';
+
+export interface TapLimits {
+  readonly maxPayload: number;
+  readonly maxFragments: number;
+  readonly maxHeaderBytes: number;
+  readonly maxHeaders: number;
+}
+
+export interface TapOptions {
+  readonly registry: Registry;
+  readonly limits: TapLimits;
+  readonly client: Endpoint;
+  readonly server: Endpoint;
+  readonly tls: boolean;
+  /** Called when the peer sent a frame that fails the connection (RFC 6455 §7.1.7). */
+  readonly onViolation: (problem: Problem) => void;
+}
+
+/** Where the upgrade request was going, from its path. */
+export function routeOf(target: string): Route {
+  const path = target.split('?', 1)[0];
+  if (path === '/echo') return 'echo';
+  if (path === '/observe') return 'observe';
+  if (path === '/raw') return 'raw';
+  return 'unknown';
+}
+
+type ClientState = 'head' | 'await-upgrade' | 'frames' | 'off';
+type ServerState = 'idle' | 'head' | 'frames' | 'off';
+
+interface Slot {
+  draft: EventDraft | undefined;
+  readonly t: number;
+}
+
+/** How many early bytes (sent before the server answered the upgrade) are kept. */
+const EARLY_LIMIT = 64 * 1024;
+
+export class ConnectionTap {
+  readonly #options: TapOptions;
+  readonly #registry: Registry;
+  readonly #openedAt: number;
+  /** null until the first request head decides whether this connection is annotated. */
+  #watched: boolean | null;
+  #conn = 0;
+  #route: Route = 'unknown';
+
+  #clientState: ClientState = 'head';
+  #serverState: ServerState = 'idle';
+  #clientOffset = 0;
+  #serverOffset = 0;
+  #requestParser: HttpHeadParser<'request'>;
+  #responseParser: HttpHeadParser<'response'> | null = null;
+  #clientFrames: FrameParser | null = null;
+  #serverFrames: FrameParser | null = null;
+  #early: Buffer[] = [];
+  #earlyLength = 0;
+  #closeSent: Direction | null = null;
+  /** The last upgrade request, for the server's decision. */
+  request: RequestHead | null = null;
+
+  /** Events wait here in order, until decided (and for the accept digest, which is async). */
+  readonly #queue: Slot[] = [];
+
+  constructor(options: TapOptions) {
+    this.#options = options;
+    this.#registry = options.registry;
+    this.#openedAt = this.#registry.now();
+    this.#watched = null;
+    this.#requestParser = this.#newRequestParser();
+  }
+
+  /** The /raw relay made this connection: annotate it from the start, whatever it carries. */
+  markRelayed(): void {
+    if (this.#watched === null) this.#decide(true, this.#route);
+  }
+
+  get conn(): number {
+    return this.#conn;
+  }
+
+  get route(): Route {
+    return this.#route;
+  }
+
+  #newRequestParser(): HttpHeadParser<'request'> {
+    const { maxHeaderBytes, maxHeaders } = this.#options.limits;
+    return new HttpHeadParser({ kind: 'request', maxHeaderBytes, maxHeaders });
+  }
+
+  #register(route: Route): void {
+    const info = this.#registry.open(this.#options.client, route);
+    this.#conn = info.conn;
+    this.#route = route;
+    this.#push(
+      {
+        type: 'connection-opened',
+        conn: this.#conn,
+        client: this.#options.client,
+        server: this.#options.server,
+        tls: this.#options.tls,
+      },
+      this.#openedAt,
+    );
+  }
+
+  #decide(watched: boolean, route: Route): void {
+    if (this.#watched === null) {
+      this.#watched = watched;
+      if (watched) this.#register(route);
+      else this.#queue.length = 0;
+    }
+    const info = this.#registry.get(this.#conn);
+    if (info !== undefined) info.route = route;
+    this.#route = route;
+  }
+
+  #push(draft: EventDraft, t = this.#registry.now()): void {
+    if (this.#watched === false) return;
+    this.#queue.push({ draft, t });
+    this.#flush();
+  }
+
+  /** Reserves the event's place in the stream now and fills it in when `later` resolves. */
+  #pushLater(later: Promise<EventDraft>): void {
+    if (this.#watched === false) return;
+    const slot: Slot = { draft: undefined, t: this.#registry.now() };
+    this.#queue.push(slot);
+    later.then(
+      (draft) => {
+        slot.draft = draft;
+        this.#flush();
+      },
+      () => {
+        this.#queue.splice(this.#queue.indexOf(slot), 1);
+        this.#flush();
+      },
+    );
+  }
+
+  #flush(): void {
+    if (this.#watched !== true) return;
+    while (this.#queue.length > 0 && this.#queue[0]?.draft !== undefined) {
+      const slot = this.#queue.shift() as Slot;
+      this.#registry.emit(slot.draft as EventDraft, slot.t);
+    }
+  }
+
+  // ---- client to server --------------------------------------------------------------------
+
+  /** Bytes from the client; returns how many may be acted on. */
+  incoming(chunk: Uint8Array): number {
+    switch (this.#clientState) {
+      case 'off':
+        this.#clientOffset += chunk.length;
+        return chunk.length;
+      case 'head':
+        return this.#clientHead(chunk);
+      case 'await-upgrade':
+        this.#keepEarly(chunk);
+        this.#clientOffset += chunk.length;
+        return chunk.length;
+      case 'frames':
+        return this.#clientFramesPush(chunk);
+    }
+  }
+
+  #clientHead(chunk: Uint8Array): number {
+    const start = this.#clientOffset;
+    const result = this.#requestParser.push(chunk);
+    if (result.state === 'need-more') {
+      this.#clientOffset += chunk.length;
+      return chunk.length;
+    }
+    if (result.state === 'error') {
+      // Garbage where a request should be: worth showing, whoever sent it.
+      this.#decide(true, this.#route);
+      this.#push({
+        type: 'problem',
+        conn: this.#conn,
+        direction: 'client-to-server',
+        problem: result.problem,
+      });
+      this.#clientState = 'off';
+      this.#clientOffset += chunk.length;
+      return chunk.length;
+    }
+    const head = result.head;
+    const consumed = chunk.length - result.rest.length;
+    const headStart = start + consumed - result.headLength;
+    this.#clientOffset = start + consumed;
+    const upgrade =
+      getHeader(head, 'upgrade') !== undefined ||
+      getHeader(head, 'sec-websocket-key') !== undefined;
+    const route = upgrade ? routeOf(head.target) : 'http';
+    this.#decide(upgrade && route !== 'observe' && route !== 'raw', route);
+    if (upgrade) {
+      this.request = head;
+      this.#requestEvent(head, headStart, result.headLength, route);
+      this.#clientState = 'await-upgrade';
+      // The bytes after the head reach the upgrade handler as its `head` argument.
+      this.#keepEarly(result.rest);
+      this.#clientOffset += result.rest.length;
+      return chunk.length;
+    }
+    // A plain HTTP request. Requests with a body end the tap: finding the next head would mean
+    // parsing bodies, and nothing on this server takes one.
+    const hasBody =
+      getHeader(head, 'transfer-encoding') !== undefined ||
+      Number(getHeader(head, 'content-length') ?? '0') > 0;
+    if (hasBody || route === 'http') {
+      this.#clientState = hasBody ? 'off' : 'head';
+      this.#requestParser = this.#newRequestParser();
+      if (!hasBody && result.rest.length > 0) this.#clientHead(result.rest);
+      else this.#clientOffset += result.rest.length;
+    }
+    return chunk.length;
+  }
+
+  #keepEarly(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    // A client must wait for the 101 before sending frames (RFC 6455 §4.1); one that floods
+    // the socket instead is not annotated further.
+    if (this.#earlyLength + bytes.length > EARLY_LIMIT) {
+      this.stopClient();
+      return;
+    }
+    this.#early.push(Buffer.from(bytes));
+    this.#earlyLength += bytes.length;
+  }
+
+  #requestEvent(head: RequestHead, offset: number, length: number, route: Route): void {
+    if (this.#watched !== true) return;
+    const findings = validateUpgradeRequest(head);
+    const key = getHeader(head, 'sec-websocket-key');
+    const base = {
+      type: 'handshake-request' as const,
+      conn: this.#conn,
+      route,
+      streamOffset: offset,
+      method: head.method,
+      target: head.target,
+      version: head.version,
+      headers: headerRecords(head.headers, 'request'),
+      length,
+      findings,
+    };
+    if (key === undefined || !isValidKey(key)) {
+      this.#push({ ...base, accept: null });
+      return;
+    }
+    this.#pushLater(
+      computeAccept(key).then((steps) => {
+        const { bytes, ...rest } = steps;
+        return { ...base, accept: { ...rest, bytesHex: toHexString(bytes) } };
+      }),
+    );
+  }
+
+  /**
+   * The server took the upgrade: from here the client sends frames. `head` is what Node's HTTP
+   * parser read past the request; returns how many of its bytes may reach `ws`.
+   */
+  beginFrames(extensions: { rsv1: boolean }): number {
+    if (this.#clientState !== 'await-upgrade') return Number.POSITIVE_INFINITY;
+    const { maxPayload, maxFragments } = this.#options.limits;
+    const early = Buffer.concat(this.#early);
+    this.#early = [];
+    this.#earlyLength = 0;
+    this.#clientOffset -= early.length;
+    this.#clientFrames = new FrameParser({
+      direction: 'client-to-server',
+      maxPayload,
+      maxFragments,
+      extensions,
+      startOffset: this.#clientOffset,
+    });
+    this.#clientState = 'frames';
+    return this.#clientFramesPush(early);
+  }
+
+  /** The upgrade was refused or handled elsewhere: stop reading the client's bytes. */
+  stopClient(): void {
+    this.#clientState = 'off';
+    this.#early = [];
+    this.#earlyLength = 0;
+  }
+
+  #clientFramesPush(chunk: Uint8Array): number {
+    const parser = this.#clientFrames as FrameParser;
+    const start = this.#clientOffset;
+    const events = parser.push(chunk);
+    this.#clientOffset += chunk.length;
+    this.#parserEvents('client-to-server', events);
+    const failure = parser.failure;
+    if (failure === null) return chunk.length;
+    this.#clientState = 'off';
+    // Let through the frames before the failing one; the failing frame itself stops here.
+    const failing = events.find((e) => e.kind === 'frame' && e.frame.problems.includes(failure));
+    const frameStart = failing?.kind === 'frame' ? failing.frame.streamOffset : failure.byteOffset;
+    this.#options.onViolation(failure);
+    return Math.max(0, Math.min(chunk.length, frameStart - start));
+  }
+
+  // ---- server to client --------------------------------------------------------------------
+
+  #annotateServerFrames = true;
+
+  /**
+   * The server is about to answer an upgrade request: parse what it writes as a response, and
+   * then its frames, unless `frames` is false (the /observe stream must not annotate itself).
+   */
+  expectResponse(frames: boolean): void {
+    const { maxHeaderBytes, maxHeaders } = this.#options.limits;
+    this.#responseParser = new HttpHeadParser({ kind: 'response', maxHeaderBytes, maxHeaders });
+    this.#serverState = 'head';
+    this.#annotateServerFrames = frames;
+  }
+
+  outgoing(chunk: Uint8Array): void {
+    if (this.#serverState === 'idle' || this.#serverState === 'off' || this.#watched !== true) {
+      this.#serverOffset += chunk.length;
+      return;
+    }
+    if (this.#serverState === 'frames') {
+      const events = (this.#serverFrames as FrameParser).push(chunk);
+      this.#serverOffset += chunk.length;
+      this.#parserEvents('server-to-client', events);
+      return;
+    }
+    const result = (this.#responseParser as HttpHeadParser<'response'>).push(chunk);
+    if (result.state === 'need-more') {
+      this.#serverOffset += chunk.length;
+      return;
+    }
+    if (result.state === 'error') {
+      this.#push({
+        type: 'problem',
+        conn: this.#conn,
+        direction: 'server-to-client',
+        problem: result.problem,
+      });
+      this.#serverState = 'off';
+      this.#serverOffset += chunk.length;
+      return;
+    }
+    const consumed = chunk.length - result.rest.length;
+    const headStart = this.#serverOffset + consumed - result.headLength;
+    this.#serverOffset += consumed;
+    this.#responseEvent(result.head, headStart, result.headLength);
+    if (result.head.status !== 101 || !this.#annotateServerFrames) {
+      this.#serverState = 'off';
+      this.#serverOffset += result.rest.length;
+      return;
+    }
+    const offered = parseExtensions(getHeader(result.head, 'sec-websocket-extensions') ?? '') ?? [];
+    this.#serverFrames = new FrameParser({
+      direction: 'server-to-client',
+      maxPayload: Number.MAX_SAFE_INTEGER,
+      extensions: { rsv1: offered.some((e) => e.name === 'permessage-deflate') },
+      startOffset: this.#serverOffset,
+    });
+    this.#serverState = 'frames';
+    if (result.rest.length > 0) this.outgoing(result.rest);
+  }
+
+  #responseEvent(head: ResponseHead, offset: number, length: number): void {
+    this.#push({
+      type: 'handshake-response',
+      conn: this.#conn,
+      status: head.status,
+      reason: head.reason,
+      headers: headerRecords(head.headers, 'response'),
+      streamOffset: offset,
+      length,
+    });
+  }
+
+  // ---- shared ------------------------------------------------------------------------------
+
+  #parserEvents(direction: Direction, events: ParserEvent[]): void {
+    if (this.#watched !== true) return;
+    for (const event of events) {
+      if (event.kind === 'frame') {
+        const frame = event.frame;
+        this.#push({ type: 'frame', conn: this.#conn, direction, frame: frameRecord(frame) });
+        if (frame.opcode === 0x8 && frame.complete) {
+          const initiated = this.#closeSent === null;
+          if (initiated) this.#closeSent = direction;
+          this.#push({
+            type: 'close-frame',
+            conn: this.#conn,
+            direction,
+            code: frame.close?.code ?? null,
+            reason: frame.close?.reason ?? '',
+            initiated,
+          });
+        }
+      } else if (event.kind === 'message') {
+        this.#push({
+          type: 'message',
+          conn: this.#conn,
+          direction,
+          message: messageRecord(event.message),
+        });
+      } else {
+        this.#push({ type: 'problem', conn: this.#conn, direction, problem: event.problem });
+      }
+    }
+  }
+
+  incomingEnd(): void {
+    if (this.#clientState === 'frames')
+      this.#parserEvents('client-to-server', (this.#clientFrames as FrameParser).end());
+    this.#push({ type: 'fin', conn: this.#conn, direction: 'client-to-server' });
+  }
+
+  outgoingEnd(): void {
+    this.#push({ type: 'fin', conn: this.#conn, direction: 'server-to-client' });
+  }
+
+  closed(error: Error | undefined): void {
+    this.#push({
+      type: 'socket-closed',
+      conn: this.#conn,
+      bytesIn: this.#clientOffset,
+      bytesOut: this.#serverOffset,
+      error: error === undefined ? null : error.message,
+    });
+    if (this.#conn !== 0) this.#registry.close(this.#conn);
+  }
+}
+
+function headerRecords(
+  headers: readonly HeaderField[],
+  side: 'request' | 'response',
+): HeaderRecord[] {
+  return headers.map((field) => {
+    const explanation = explainHeader(field.name)?.[side];
+    return {
+      name: field.name,
+      value: field.value,
+      byteOffset: field.byteOffset,
+      ...(explanation === undefined ? {} : { explanation }),
+    };
+  });
+}

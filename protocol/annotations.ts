@@ -1,0 +1,200 @@
+/**
+ * The annotation event stream: what the lab server saw on each connection, as JSON-ready data.
+ * The lab server's tap produces it from the bytes that crossed the wire; the terminal, the
+ * browser's xterm console and the labs all render this one stream. Versioned: a consumer checks
+ * `v` and refuses what it does not know rather than misreading it.
+ */
+import type { AcceptSteps } from './accept.ts';
+import type { HandshakeFinding } from './handshake.ts';
+import type {
+  AnnotatedFrame,
+  AssembledMessage,
+  Direction,
+  FieldAnnotation,
+  Problem,
+} from './types.ts';
+
+export const ANNOTATION_SCHEMA_VERSION = 1;
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+interface EventBase {
+  readonly v: typeof ANNOTATION_SCHEMA_VERSION;
+  /** Increases by one per event across the whole server; a gap means events were dropped. */
+  readonly seq: number;
+  /** Milliseconds since the server started, from a monotonic clock. */
+  readonly t: number;
+  /** The connection the event belongs to. */
+  readonly conn: number;
+}
+
+/** A frame with bytes as hex strings and lengths as numbers or decimal strings, for JSON. */
+export interface FrameRecord {
+  readonly index: number;
+  readonly streamOffset: number;
+  readonly headerLength: number;
+  readonly fin: boolean;
+  readonly rsv1: boolean;
+  readonly rsv2: boolean;
+  readonly rsv3: boolean;
+  readonly opcode: number;
+  readonly opcodeName: string;
+  readonly mask: boolean;
+  readonly payloadLength: number | string;
+  readonly lengthForm: AnnotatedFrame['lengthForm'];
+  readonly maskingKey: string | null;
+  /** Header bytes exactly as they crossed the wire. */
+  readonly headerHex: string;
+  readonly payloadHex: string;
+  readonly unmaskedHex: string;
+  readonly payloadReceived: number;
+  readonly complete: boolean;
+  readonly fields: readonly FieldAnnotation[];
+  readonly problems: readonly Problem[];
+  readonly close?: AnnotatedFrame['close'];
+}
+
+export interface MessageRecord {
+  readonly type: AssembledMessage['type'];
+  readonly frameIndices: readonly number[];
+  readonly length: number;
+  readonly previewHex: string;
+  readonly text?: string;
+  readonly compressed: boolean;
+}
+
+export interface HeaderRecord {
+  readonly name: string;
+  readonly value: string;
+  readonly byteOffset: number;
+  /** What the header means here, when it is one the handshake defines. */
+  readonly explanation?: string;
+}
+
+/** Which endpoint of the lab server a connection reached. */
+export type Route = 'echo' | 'observe' | 'raw' | 'http' | 'unknown';
+
+export type LabEvent =
+  | (EventBase & {
+      readonly type: 'connection-opened';
+      readonly client: Endpoint;
+      readonly server: Endpoint;
+      readonly tls: boolean;
+    })
+  | (EventBase & {
+      readonly type: 'handshake-request';
+      readonly route: Route;
+      readonly streamOffset: number;
+      readonly method: string;
+      readonly target: string;
+      readonly version: string;
+      readonly headers: readonly HeaderRecord[];
+      readonly length: number;
+      readonly findings: readonly HandshakeFinding[];
+      /** The accept computation for the key this request carried, when it had a valid one. */
+      readonly accept: (Omit<AcceptSteps, 'bytes'> & { readonly bytesHex: string }) | null;
+    })
+  | (EventBase & {
+      readonly type: 'handshake-response';
+      readonly status: number;
+      readonly reason: string;
+      readonly headers: readonly HeaderRecord[];
+      readonly streamOffset: number;
+      readonly length: number;
+    })
+  | (EventBase & {
+      readonly type: 'frame';
+      readonly direction: Direction;
+      readonly frame: FrameRecord;
+    })
+  | (EventBase & {
+      readonly type: 'message';
+      readonly direction: Direction;
+      readonly message: MessageRecord;
+    })
+  | (EventBase & {
+      readonly type: 'close-frame';
+      readonly direction: Direction;
+      readonly code: number | null;
+      readonly reason: string;
+      /** True when this side sent its close frame before receiving one (RFC 6455 §7.1.2). */
+      readonly initiated: boolean;
+    })
+  | (EventBase & {
+      readonly type: 'problem';
+      readonly direction: Direction;
+      readonly problem: Problem;
+    })
+  /** The TCP FIN of one side: `client-to-server` is a FIN received, `server-to-client` one sent. */
+  | (EventBase & { readonly type: 'fin'; readonly direction: Direction })
+  | (EventBase & {
+      readonly type: 'socket-closed';
+      readonly bytesIn: number;
+      readonly bytesOut: number;
+      readonly error: string | null;
+    })
+  /** Sent to one observer that could not keep up: this many events were not delivered to it. */
+  | (EventBase & { readonly type: 'dropped'; readonly count: number });
+
+export type LabEventType = LabEvent['type'];
+
+/** First message on /observe: the connections open at that moment. */
+export interface ObserveSnapshot {
+  readonly v: typeof ANNOTATION_SCHEMA_VERSION;
+  readonly type: 'snapshot';
+  readonly connections: readonly {
+    readonly conn: number;
+    readonly route: Route;
+    readonly client: Endpoint;
+    readonly openedAt: number;
+  }[];
+}
+
+export function toHexString(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) out += (bytes[i] as number).toString(16).padStart(2, '0');
+  return out;
+}
+
+export function frameRecord(frame: AnnotatedFrame): FrameRecord {
+  return {
+    index: frame.index,
+    streamOffset: frame.streamOffset,
+    headerLength: frame.headerLength,
+    fin: frame.fin,
+    rsv1: frame.rsv1,
+    rsv2: frame.rsv2,
+    rsv3: frame.rsv3,
+    opcode: frame.opcode,
+    opcodeName: frame.opcodeName,
+    mask: frame.mask,
+    payloadLength:
+      typeof frame.payloadLength === 'bigint'
+        ? frame.payloadLength.toString()
+        : frame.payloadLength,
+    lengthForm: frame.lengthForm,
+    maskingKey: frame.maskingKey === null ? null : toHexString(frame.maskingKey),
+    headerHex: toHexString(frame.header),
+    payloadHex: toHexString(frame.payloadPreview),
+    unmaskedHex: toHexString(frame.unmaskedPreview),
+    payloadReceived: frame.payloadReceived,
+    complete: frame.complete,
+    fields: frame.fields,
+    problems: frame.problems,
+    ...(frame.close !== undefined ? { close: frame.close } : {}),
+  };
+}
+
+export function messageRecord(message: AssembledMessage): MessageRecord {
+  return {
+    type: message.type,
+    frameIndices: message.frameIndices,
+    length: message.length,
+    previewHex: toHexString(message.preview),
+    compressed: message.compressed,
+    ...(message.text !== undefined ? { text: message.text } : {}),
+  };
+}

@@ -6,14 +6,18 @@
  *   GET_PAYLOAD_LENGTH_64  Payload len was 127: the length is the next 8 bytes
  *   GET_MASK               MASK was 1: the 4-byte masking key
  *   GET_DATA               the payload
+ *   CLOSED                 a close frame arrived: what follows is discarded (RFC 6455 §1.4)
  *   FAILED                 a fatal problem was found; a real endpoint stops reading here
  *
  * Bytes may arrive in any chunking, one at a time included; every state consumes what it needs
- * and waits for more otherwise. Bad bytes become Problems on the frame, never exceptions, and a
- * claimed length is never allocated: payload bytes are kept only up to the preview limit.
+ * and waits for more otherwise. Each rule is judged as soon as the bytes it needs are in, as
+ * ws's receiver does: the first two bytes decide masking, opcode and RSV rules, the length
+ * decides size limits, before any payload is read. Bad bytes become Problems on the frame, never
+ * exceptions, and a claimed length is never allocated: payload bytes are kept only up to the
+ * preview limit.
  */
 import { describeCloseCode } from './close-codes.ts';
-import { concat, MessageAssembler } from './message.ts';
+import { MessageAssembler } from './message.ts';
 import { problem } from './problem.ts';
 import type {
   AnnotatedFrame,
@@ -51,6 +55,11 @@ export interface FrameParserOptions {
    * (for example, after the HTTP handshake). Default 0.
    */
   readonly startOffset?: number;
+  /**
+   * Receives each event as soon as it happens, instead of `push` returning them in an array:
+   * a long run of small frames then never piles up in memory.
+   */
+  readonly onEvent?: (event: ParserEvent) => void;
 }
 
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -165,53 +174,114 @@ const State = {
   GET_PAYLOAD_LENGTH_64: 2,
   GET_MASK: 3,
   GET_DATA: 4,
-  FAILED: 5,
+  CLOSED: 5,
+  FAILED: 6,
 } as const;
 type State = (typeof State)[keyof typeof State];
 
+// Everything a frame's annotation says that does not depend on the frame is built once here:
+// a parser annotates every frame, so per-frame work is kept to what differs.
+const BITS8 = Array.from({ length: 256 }, (_, byte) => byte.toString(2).padStart(8, '0'));
+const BITS4 = BITS8.slice(0, 16).map((bits) => bits.slice(4));
+const BITS7 = BITS8.slice(0, 128).map((bits) => bits.slice(1));
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+const FIN_MEANING = [
+  'Not final: more fragments of this message follow (RFC 6455 §5.4).',
+  'Final fragment: this frame ends its message (RFC 6455 §5.2).',
+];
+const RSV_CLEAR = 'Reserved bit, 0 as required when no extension uses it (RFC 6455 §5.2).';
+const RSV1_COMPRESSED =
+  'Per-message compressed: the payload is DEFLATE-compressed (permessage-deflate, RFC 7692 §6).';
+const RSV_SET = [1, 2, 3].map(
+  (n) => `Set, but no negotiated extension defines RSV${n}: a protocol error (RFC 6455 §5.2).`,
+);
+const MASK_MEANING = [
+  'Not masked: the payload is sent as is (servers never mask, RFC 6455 §5.1).',
+  'Masked: a 4-byte masking key follows the length, and the payload is XORed with it (RFC 6455 §5.3).',
+];
+const LENGTH7_MEANING = Array.from({ length: 128 }, (_, n) =>
+  n === 126
+    ? '126: the real length is in the next 2 bytes, as a 16-bit unsigned integer (RFC 6455 §5.2).'
+    : n === 127
+      ? '127: the real length is in the next 8 bytes, as a 64-bit unsigned integer (RFC 6455 §5.2).'
+      : `The payload is ${n} byte${n === 1 ? '' : 's'} long (7-bit form, for 0-125 bytes; RFC 6455 §5.2).`,
+);
+const KEY_MEANING =
+  'Payload byte i is XORed with key byte i mod 4; the key is random per frame so the bytes on the wire cannot be chosen by a script (RFC 6455 §5.3, §10.3).';
 const EMPTY = new Uint8Array(0);
-const BITS = Array.from({ length: 256 }, (_, byte) => byte.toString(2).padStart(8, '0'));
-const bits = (byte: number) => BITS[byte] as string;
-const hexByte = (byte: number) => byte.toString(16).padStart(2, '0');
+/** Payload bytes shown in the payload field's value; the full preview is on the frame. */
+const VALUE_BYTES = 32;
 
 export function toHex(bytes: Uint8Array, separator = ''): string {
   let out = '';
   for (let i = 0; i < bytes.length; i++) {
     if (i > 0) out += separator;
-    out += hexByte(bytes[i] as number);
+    out += HEX[bytes[i] as number];
+  }
+  return out;
+}
+
+/**
+ * A plain Uint8Array over the same bytes. A Node Buffer's `slice` returns a view, not a copy, so
+ * previews cut from a caller's Buffer would change when the caller reuses it.
+ */
+function plainBytes(chunk: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(chunk) === Uint8Array.prototype
+    ? chunk
+    : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/** `length` bytes of `bytes` from `from`, copied (a loop: `slice` is slower on a few bytes). */
+function copyOf(bytes: Uint8Array, length: number, from = 0): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = bytes[from + i] as number;
+  return out;
+}
+
+function joined(pieces: readonly Uint8Array[], length: number): Uint8Array {
+  if (pieces.length === 1) return pieces[0] as Uint8Array;
+  if (pieces.length === 0) return EMPTY;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
   }
   return out;
 }
 
 /** What the parser knows about the frame whose header or payload it is reading. */
 interface FrameInProgress {
-  index: number;
-  start: number;
-  fin: boolean;
-  rsv1: boolean;
-  rsv2: boolean;
-  rsv3: boolean;
-  opcode: number;
-  mask: boolean;
+  readonly index: number;
+  readonly start: number;
+  readonly fin: boolean;
+  readonly rsv1: boolean;
+  readonly rsv2: boolean;
+  readonly rsv3: boolean;
+  readonly opcode: number;
+  readonly mask: boolean;
+  readonly control: boolean;
   /** The 7-bit Payload len field. */
-  length7: number;
+  readonly length7: number;
+  readonly lengthForm: LengthForm;
+  readonly headerLength: number;
   payloadLength: number | bigint;
   /** Bytes still to read; a Number even for absurd 64-bit claims, which never complete anyway. */
   remaining: number;
-  lengthForm: LengthForm;
-  maskingKey: Uint8Array | null;
-  headerLength: number;
-  /** The header bytes as they crossed the wire, once all of them arrived. */
+  /** The header bytes as they crossed the wire (fewer when the frame failed early). */
   header: Uint8Array;
+  maskingKey: Uint8Array | null;
   received: number;
-  wire: Uint8Array[];
-  plain: Uint8Array[];
-  previewLength: number;
-  /** A control frame's whole body (at most 125 bytes), for the close-frame checks. */
-  body: Uint8Array[];
-  /** Data frames feed the message assembler; set once its checks passed. */
+  /** Payload bytes kept for the previews: control frames whole (at most 125), others up to the limit. */
+  readonly keepLimit: number;
+  kept: number;
+  readonly wire: Uint8Array[];
+  readonly plain: Uint8Array[];
+  /** Data frames feed the message assembler once its checks passed. */
   assembling: boolean;
-  problems: Problem[];
+  /** The payload is text to validate as UTF-8. */
+  validatesText: boolean;
+  readonly problems: Problem[];
 }
 
 export class FrameParser {
@@ -221,6 +291,7 @@ export class FrameParser {
   readonly #rsvAllowed: readonly [boolean, boolean, boolean];
   readonly #continue: boolean;
   readonly #messages: MessageAssembler;
+  readonly #onEvent: ((event: ParserEvent) => void) | undefined;
 
   #state: State = State.GET_INFO;
   /** Header bytes gathered so far; a header is at most 14 bytes (2 + 8 + 4). */
@@ -231,6 +302,9 @@ export class FrameParser {
   #offset = 0;
   #failure: Problem | null = null;
   #events: ParserEvent[] = [];
+  #afterClose = false;
+  /** Reused to unmask text beyond the preview for UTF-8 validation. */
+  #scratch = new Uint8Array(0);
 
   constructor(options: FrameParserOptions) {
     this.#direction = options.direction;
@@ -240,6 +314,7 @@ export class FrameParser {
     this.#rsvAllowed = [ext.rsv1 === true, ext.rsv2 === true, ext.rsv3 === true];
     this.#continue = options.continueAfterFailure === true;
     this.#offset = options.startOffset ?? 0;
+    this.#onEvent = options.onEvent;
     this.#messages = new MessageAssembler({
       direction: this.#direction,
       maxPayload: this.#maxPayload,
@@ -259,29 +334,35 @@ export class FrameParser {
   }
 
   push(chunk: Uint8Array): ParserEvent[] {
+    const bytes = plainBytes(chunk);
     let at = 0;
-    while (at < chunk.length && this.#state !== State.FAILED) {
+    while (at < bytes.length) {
       switch (this.#state) {
         case State.GET_INFO:
-          at = this.#gather(chunk, at, 2, this.#getInfo);
+          at = this.#gather(bytes, at, 2, this.#getInfo);
           break;
         case State.GET_PAYLOAD_LENGTH_16:
-          at = this.#gather(chunk, at, 4, this.#getPayloadLength16);
+          at = this.#gather(bytes, at, 4, this.#getPayloadLength16);
           break;
         case State.GET_PAYLOAD_LENGTH_64:
-          at = this.#gather(chunk, at, 10, this.#getPayloadLength64);
+          at = this.#gather(bytes, at, 10, this.#getPayloadLength64);
           break;
         case State.GET_MASK:
           at = this.#gather(
-            chunk,
+            bytes,
             at,
             (this.#frame as FrameInProgress).headerLength,
             this.#getMask,
           );
           break;
         case State.GET_DATA:
-          at = this.#getData(chunk, at);
+          at = this.#getData(bytes, at);
           break;
+        case State.CLOSED:
+          at = this.#discard(bytes, at);
+          break;
+        case State.FAILED:
+          return this.#drain();
       }
     }
     return this.#drain();
@@ -289,9 +370,10 @@ export class FrameParser {
 
   /** The stream ended (the peer's FIN, or the end of pasted bytes). */
   end(): ParserEvent[] {
-    if (this.#state === State.FAILED) return this.#drain();
     const frame = this.#frame;
-    if (frame !== null && this.#state === State.GET_DATA) {
+    if (this.#state === State.FAILED || this.#state === State.CLOSED) {
+      // Nothing more to say: a failure was reported, or a close frame ended the conversation.
+    } else if (frame !== null && this.#state === State.GET_DATA) {
       this.#addProblem(
         frame,
         problem(
@@ -305,7 +387,7 @@ export class FrameParser {
       );
       this.#emitFrame(frame, false);
     } else if (this.#headerHave > 0) {
-      this.#events.push({
+      this.#emit({
         kind: 'problem',
         problem: problem(
           'header-cut-short',
@@ -317,7 +399,7 @@ export class FrameParser {
         ),
       });
     } else if (this.#messages.inProgress) {
-      this.#events.push({
+      this.#emit({
         kind: 'problem',
         problem: problem(
           'message-unfinished',
@@ -335,7 +417,13 @@ export class FrameParser {
     return this.#drain();
   }
 
+  #emit(event: ParserEvent): void {
+    if (this.#onEvent !== undefined) this.#onEvent(event);
+    else this.#events.push(event);
+  }
+
   #drain(): ParserEvent[] {
+    if (this.#events.length === 0) return [];
     const events = this.#events;
     this.#events = [];
     return events;
@@ -343,9 +431,9 @@ export class FrameParser {
 
   #headerNeeded(): number {
     if (this.#headerHave < 2) return 2;
-    const length7 = (this.#header[1] as number) & 0x7f;
-    const extended = length7 === 126 ? 2 : length7 === 127 ? 8 : 0;
-    return 2 + extended + (((this.#header[1] as number) & 0x80) !== 0 ? 4 : 0);
+    const b1 = this.#header[1] as number;
+    const length7 = b1 & 0x7f;
+    return 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) + ((b1 & 0x80) !== 0 ? 4 : 0);
   }
 
   /**
@@ -354,158 +442,98 @@ export class FrameParser {
    */
   #gather(chunk: Uint8Array, at: number, need: number, step: () => void): number {
     const take = Math.min(need - this.#headerHave, chunk.length - at);
-    this.#header.set(chunk.subarray(at, at + take), this.#headerHave);
+    for (let i = 0; i < take; i++) this.#header[this.#headerHave + i] = chunk[at + i] as number;
     this.#headerHave += take;
     this.#offset += take;
     if (this.#headerHave === need) step.call(this);
     return at + take;
   }
 
+  /** FIN, RSV1-3, opcode, MASK and the 7-bit length are in: every rule they alone decide. */
   #getInfo(): void {
     const b0 = this.#header[0] as number;
     const b1 = this.#header[1] as number;
     const length7 = b1 & 0x7f;
     const mask = (b1 & 0x80) !== 0;
-    this.#frame = {
+    const opcode = b0 & 0x0f;
+    const control = opcode >= 0x8;
+    const frame: FrameInProgress = {
       index: this.#frameCount++,
       start: this.#offset - 2,
       fin: (b0 & 0x80) !== 0,
       rsv1: (b0 & 0x40) !== 0,
       rsv2: (b0 & 0x20) !== 0,
       rsv3: (b0 & 0x10) !== 0,
-      opcode: b0 & 0x0f,
+      opcode,
       mask,
+      control,
       length7,
+      lengthForm: length7 === 126 ? '16-bit' : length7 === 127 ? '64-bit' : '7-bit',
+      headerLength: 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) + (mask ? 4 : 0),
       payloadLength: length7,
       remaining: length7,
-      lengthForm: length7 === 126 ? '16-bit' : length7 === 127 ? '64-bit' : '7-bit',
-      maskingKey: null,
-      headerLength: 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) + (mask ? 4 : 0),
       header: EMPTY,
+      maskingKey: null,
       received: 0,
+      keepLimit: control && length7 <= 125 ? 125 : this.#previewLimit,
+      kept: 0,
       wire: [],
       plain: [],
-      previewLength: 0,
-      body: [],
       assembling: false,
+      validatesText: false,
       problems: [],
     };
+    this.#frame = frame;
+    if (this.#afterClose) {
+      this.#addProblem(
+        frame,
+        problem(
+          'data-after-close',
+          null,
+          'RFC 6455 §1.4',
+          frame.start,
+          'This frame follows a close frame; a receiver discards everything after the close frame.',
+          false,
+        ),
+      );
+    }
+    this.#checkInfo(frame);
+    if (this.#stopEarly(frame)) return;
     if (length7 === 126) this.#state = State.GET_PAYLOAD_LENGTH_16;
     else if (length7 === 127) this.#state = State.GET_PAYLOAD_LENGTH_64;
-    else this.#afterLength();
+    else this.#lengthKnown(frame);
   }
 
-  #getPayloadLength16(): void {
-    const frame = this.#frame as FrameInProgress;
-    const length = ((this.#header[2] as number) << 8) | (this.#header[3] as number);
-    frame.payloadLength = length;
-    frame.remaining = length;
-    if (length < 126) {
-      this.#addProblem(
-        frame,
-        problem(
-          'length-not-minimal',
-          1002,
-          'RFC 6455 §5.2',
-          frame.start + 2,
-          `The 16-bit extended length holds ${length}, which fits in the 7-bit field; the minimal number of bytes must be used to encode the length.`,
-        ),
-      );
-    }
-    this.#afterLength();
-  }
-
-  #getPayloadLength64(): void {
-    const frame = this.#frame as FrameInProgress;
-    const header = this.#header;
-    const high =
-      (((header[2] as number) << 24) |
-        ((header[3] as number) << 16) |
-        ((header[4] as number) << 8) |
-        (header[5] as number)) >>>
-      0;
-    const low =
-      (((header[6] as number) << 24) |
-        ((header[7] as number) << 16) |
-        ((header[8] as number) << 8) |
-        (header[9] as number)) >>>
-      0;
-    // A Number holds integers exactly up to 2^53; above that the claim is kept as a bigint for
-    // display and is far beyond any payload limit anyway.
-    const length = high < 0x200000 ? high * 2 ** 32 + low : (BigInt(high) << 32n) | BigInt(low);
-    frame.payloadLength = length;
-    frame.remaining = Number(length);
-    if (high >= 0x80000000) {
-      this.#addProblem(
-        frame,
-        problem(
-          'length-msb-set',
-          1002,
-          'RFC 6455 §5.2',
-          frame.start + 2,
-          'The most significant bit of the 64-bit length is set; RFC 6455 requires it to be 0, so the length can never look negative.',
-        ),
-      );
-    } else if (typeof length === 'number' && length < 0x10000) {
-      this.#addProblem(
-        frame,
-        problem(
-          'length-not-minimal',
-          1002,
-          'RFC 6455 §5.2',
-          frame.start + 2,
-          `The 64-bit extended length holds ${length}, which fits in ${length < 126 ? 'the 7-bit field' : 'the 16-bit form'}; the minimal number of bytes must be used to encode the length.`,
-        ),
-      );
-    }
-    this.#afterLength();
-  }
-
-  #afterLength(): void {
-    const frame = this.#frame as FrameInProgress;
-    if (frame.mask) this.#state = State.GET_MASK;
-    else this.#headerDone();
-  }
-
-  #getMask(): void {
-    const frame = this.#frame as FrameInProgress;
-    frame.maskingKey = this.#header.slice(frame.headerLength - 4, frame.headerLength);
-    this.#headerDone();
-  }
-
-  /** The whole header is in: check every rule the header alone can break. */
-  #headerDone(): void {
-    const frame = this.#frame as FrameInProgress;
-    frame.header = this.#header.slice(0, frame.headerLength);
-    this.#headerHave = 0;
-    const info = describeOpcode(frame.opcode);
+  #checkInfo(frame: FrameInProgress): void {
+    const info = opcodeInfo[frame.opcode] as OpcodeInfo;
     const at = frame.start;
-
-    const rsv = [frame.rsv1, frame.rsv2, frame.rsv3];
-    for (let i = 0; i < 3; i++) {
-      if (!rsv[i]) continue;
-      if (!this.#rsvAllowed[i]) {
-        this.#addProblem(
-          frame,
-          problem(
-            `rsv${i + 1}-without-extension`,
-            1002,
-            'RFC 6455 §5.2',
-            at,
-            `RSV${i + 1} is set, but no extension that gives it a meaning was negotiated; without one it must be 0.`,
-          ),
-        );
-      } else if (i === 0 && (info.control || frame.opcode === 0)) {
-        this.#addProblem(
-          frame,
-          problem(
-            'rsv1-on-wrong-frame',
-            1002,
-            'RFC 7692 §6.1',
-            at,
-            `RSV1 ("per-message compressed") may only be set on the first frame of a data message, not on a ${info.name} frame.`,
-          ),
-        );
+    if (frame.rsv1 || frame.rsv2 || frame.rsv3) {
+      const rsv = [frame.rsv1, frame.rsv2, frame.rsv3];
+      for (let i = 0; i < 3; i++) {
+        if (!rsv[i]) continue;
+        if (!this.#rsvAllowed[i]) {
+          this.#addProblem(
+            frame,
+            problem(
+              `rsv${i + 1}-without-extension`,
+              1002,
+              'RFC 6455 §5.2',
+              at,
+              `RSV${i + 1} is set, but no extension that gives it a meaning was negotiated; without one it must be 0.`,
+            ),
+          );
+        } else if (i === 0 && (info.control || frame.opcode === 0)) {
+          this.#addProblem(
+            frame,
+            problem(
+              'rsv1-on-wrong-frame',
+              1002,
+              'RFC 7692 §6.1',
+              at,
+              `RSV1 ("per-message compressed") may only be set on the first frame of a data message, not on a ${info.name} frame.`,
+            ),
+          );
+        }
       }
     }
 
@@ -558,11 +586,11 @@ export class FrameParser {
             1002,
             'RFC 6455 §5.5',
             at + 1,
-            `A ${info.name} frame is a control frame, and control frames carry at most 125 payload bytes; this one announces ${frame.payloadLength}.`,
+            `A ${info.name} frame is a control frame, and control frames carry at most 125 payload bytes; its length field is ${frame.length7}, which announces a longer payload.`,
           ),
         );
       }
-      if (frame.opcode === 0x8 && frame.payloadLength === 1) {
+      if (frame.opcode === 0x8 && frame.length7 === 1) {
         this.#addProblem(
           frame,
           problem(
@@ -575,29 +603,122 @@ export class FrameParser {
         );
       }
     } else if (info.name !== 'reserved') {
+      const broken = this.#messages.checkStart(frame.opcode, at);
+      if (broken !== null) this.#addProblem(frame, broken);
+      else frame.assembling = true;
+    }
+  }
+
+  #getPayloadLength16(): void {
+    const frame = this.#frame as FrameInProgress;
+    const length = ((this.#header[2] as number) << 8) | (this.#header[3] as number);
+    frame.payloadLength = length;
+    frame.remaining = length;
+    if (length < 126) {
+      this.#addProblem(
+        frame,
+        problem(
+          'length-not-minimal',
+          1002,
+          'RFC 6455 §5.2',
+          frame.start + 2,
+          `The 16-bit extended length holds ${length}, which fits in the 7-bit field; the minimal number of bytes must be used to encode the length.`,
+        ),
+      );
+    }
+    if (!this.#stopEarly(frame)) this.#lengthKnown(frame);
+  }
+
+  #getPayloadLength64(): void {
+    const frame = this.#frame as FrameInProgress;
+    const h = this.#header;
+    const high =
+      (((h[2] as number) << 24) |
+        ((h[3] as number) << 16) |
+        ((h[4] as number) << 8) |
+        (h[5] as number)) >>>
+      0;
+    const low =
+      (((h[6] as number) << 24) |
+        ((h[7] as number) << 16) |
+        ((h[8] as number) << 8) |
+        (h[9] as number)) >>>
+      0;
+    // A Number holds integers exactly up to 2^53; above that the claim is kept as a bigint for
+    // display and is far beyond any payload limit anyway.
+    const length = high < 0x200000 ? high * 2 ** 32 + low : (BigInt(high) << 32n) | BigInt(low);
+    frame.payloadLength = length;
+    frame.remaining = Number(length);
+    if (high >= 0x80000000) {
+      this.#addProblem(
+        frame,
+        problem(
+          'length-msb-set',
+          1002,
+          'RFC 6455 §5.2',
+          frame.start + 2,
+          'The most significant bit of the 64-bit length is set; RFC 6455 requires it to be 0, so the length can never look negative.',
+        ),
+      );
+    } else if (typeof length === 'number' && length < 0x10000) {
+      this.#addProblem(
+        frame,
+        problem(
+          'length-not-minimal',
+          1002,
+          'RFC 6455 §5.2',
+          frame.start + 2,
+          `The 64-bit extended length holds ${length}, which fits in ${length < 126 ? 'the 7-bit field' : 'the 16-bit form'}; the minimal number of bytes must be used to encode the length.`,
+        ),
+      );
+    }
+    if (!this.#stopEarly(frame)) this.#lengthKnown(frame);
+  }
+
+  /** The length is known: the size limits of a data message are decided before any payload. */
+  #lengthKnown(frame: FrameInProgress): void {
+    if (frame.assembling) {
       const limit =
         typeof frame.payloadLength === 'bigint' ? Number.POSITIVE_INFINITY : frame.payloadLength;
-      const problems = this.#messages.beginFrame(
+      const compressed = frame.rsv1 && this.#rsvAllowed[0];
+      const broken = this.#messages.beginFrame(
         frame.index,
         frame.opcode,
         frame.fin,
-        frame.rsv1 && this.#rsvAllowed[0],
+        compressed,
         limit,
-        at,
+        frame.start,
       );
-      for (const p of problems) this.#addProblem(frame, p);
-      frame.assembling = problems.length === 0;
+      for (const p of broken) this.#addProblem(frame, p);
+      frame.assembling = broken.length === 0;
+      frame.validatesText = frame.assembling && this.#messages.validatesText;
+      if (this.#stopEarly(frame)) return;
     }
+    if (frame.mask) this.#state = State.GET_MASK;
+    else this.#headerDone(frame);
+  }
 
-    if (this.#state === State.FAILED) {
-      this.#emitFrame(frame, frame.remaining === 0);
-      return;
-    }
-    if (frame.remaining === 0) {
-      this.#finishFrame(frame);
-    } else {
-      this.#state = State.GET_DATA;
-    }
+  #getMask(): void {
+    const frame = this.#frame as FrameInProgress;
+    this.#headerDone(frame);
+  }
+
+  /** The whole header is in. */
+  #headerDone(frame: FrameInProgress): void {
+    frame.header = copyOf(this.#header, frame.headerLength);
+    if (frame.mask) frame.maskingKey = frame.header.subarray(frame.headerLength - 4);
+    this.#headerHave = 0;
+    if (frame.remaining === 0) this.#finishFrame(frame);
+    else this.#state = State.GET_DATA;
+  }
+
+  /** After a fatal problem a real endpoint stops; the frame is reported as far as it was read. */
+  #stopEarly(frame: FrameInProgress): boolean {
+    if (this.#state !== State.FAILED) return false;
+    frame.header = copyOf(this.#header, this.#headerHave);
+    this.#headerHave = 0;
+    this.#emitFrame(frame, false);
+    return true;
   }
 
   #getData(chunk: Uint8Array, at: number): number {
@@ -606,65 +727,91 @@ export class FrameParser {
     const end = at + take;
     const streamStart = this.#offset;
     const key = frame.maskingKey;
-    const info = describeOpcode(frame.opcode);
-    // Unmask only what is looked at: the preview, the message's preview, and text that must be
-    // validated as UTF-8. Binary payload past the previews is counted, not copied.
-    const keep = Math.min(take, Math.max(0, this.#previewLimit - frame.previewLength));
-    const needPlain = frame.assembling || info.control ? take : keep;
-    let plain: Uint8Array;
-    if (key === null) {
-      plain = chunk.subarray(at, at + needPlain);
-    } else {
-      plain = new Uint8Array(needPlain);
-      const phase = frame.received;
-      for (let i = 0; i < needPlain; i++) {
-        plain[i] = (chunk[at + i] as number) ^ (key[(phase + i) & 3] as number);
-      }
-    }
+    const phase = frame.received;
+    // Keep what the previews show; binary payload past them is counted, not copied.
+    const keep = Math.min(take, frame.keepLimit - frame.kept);
+    let plain = EMPTY;
     if (keep > 0) {
-      frame.wire.push(chunk.slice(at, at + keep));
-      frame.plain.push(plain.slice(0, keep));
-      frame.previewLength += keep;
+      const wire = keep <= 64 ? copyOf(chunk, keep, at) : chunk.slice(at, at + keep);
+      plain = key === null ? wire : unmask(wire, 0, keep, key, phase, new Uint8Array(keep));
+      frame.wire.push(wire);
+      frame.plain.push(plain);
+      frame.kept += keep;
     }
     frame.received += take;
     frame.remaining -= take;
     this.#offset += take;
 
-    if (frame.assembling) {
-      const invalid = this.#messages.data(plain, 0, plain.length, streamStart);
+    if (frame.validatesText) {
+      let invalid = keep > 0 ? this.#messages.text(plain, 0, keep, streamStart) : null;
+      if (invalid === null && take > keep) {
+        let rest = chunk;
+        let from = at + keep;
+        if (key !== null) {
+          if (this.#scratch.length < take - keep)
+            this.#scratch = new Uint8Array(Math.max(take - keep, 4096));
+          rest = unmask(chunk, from, end, key, phase + keep, this.#scratch);
+          from = 0;
+        }
+        invalid = this.#messages.text(rest, from, from + take - keep, streamStart + keep);
+      }
       if (invalid !== null) {
         frame.assembling = false;
+        frame.validatesText = false;
         this.#addProblem(frame, invalid);
         if (this.#state === State.FAILED) {
           this.#emitFrame(frame, false);
           return end;
         }
       }
-    } else if (info.control && frame.length7 <= 125) {
-      frame.body.push(plain.slice());
     }
 
     if (frame.remaining === 0) this.#finishFrame(frame);
     return end;
   }
 
+  /** Bytes after a close frame: a receiver discards them (RFC 6455 §1.4). */
+  #discard(chunk: Uint8Array, at: number): number {
+    if (!this.#afterClose) {
+      this.#afterClose = true;
+      this.#emit({
+        kind: 'problem',
+        problem: problem(
+          'data-after-close',
+          null,
+          'RFC 6455 §1.4',
+          this.#offset,
+          'Bytes arrived after the close frame; a receiver discards everything that follows a close frame, so they are not read.',
+          false,
+        ),
+      });
+    }
+    this.#offset += chunk.length - at;
+    return chunk.length;
+  }
+
   #finishFrame(frame: FrameInProgress): void {
+    const plain = joined(frame.plain, frame.kept);
     let message: AssembledMessage | null = null;
     if (frame.assembling) {
-      const done = this.#messages.endFrame(this.#offset);
+      const done = this.#messages.endFrame(plain, this.#offset);
       if (done.problem !== null) this.#addProblem(frame, done.problem);
       message = done.message;
     }
-    const close = frame.opcode === 0x8 ? this.#checkClose(frame) : undefined;
-    this.#emitFrame(frame, true, close);
-    if (message !== null) this.#events.push({ kind: 'message', message });
-    if (this.#state !== State.FAILED) this.#state = State.GET_INFO;
+    const close = frame.opcode === 0x8 ? this.#checkClose(frame, plain) : undefined;
+    this.#emitFrame(frame, true, close, plain);
+    if (message !== null) this.#emit({ kind: 'message', message });
+    if (this.#state === State.FAILED) return;
+    if (frame.opcode === 0x8 && !this.#continue) this.#state = State.CLOSED;
+    else {
+      if (frame.opcode === 0x8) this.#afterClose = true;
+      this.#state = State.GET_INFO;
+    }
   }
 
   /** A close frame's body: a 2-byte status code, then a UTF-8 reason (RFC 6455 §5.5.1). */
-  #checkClose(frame: FrameInProgress): AnnotatedFrame['close'] {
+  #checkClose(frame: FrameInProgress, body: Uint8Array): AnnotatedFrame['close'] {
     if (frame.received < 2 || frame.length7 > 125) return undefined;
-    const body = concat(frame.body, frame.received);
     const status = ((body[0] as number) << 8) | (body[1] as number);
     const bodyStart = frame.start + frame.headerLength;
     const verdict = describeCloseCode(status);
@@ -694,7 +841,7 @@ export class FrameParser {
         ),
       );
     }
-    return { code: status, reason: new TextDecoder().decode(reasonBytes) };
+    return { code: status, reason: decoder.decode(reasonBytes) };
   }
 
   #addProblem(frame: FrameInProgress, found: Problem): void {
@@ -706,10 +853,17 @@ export class FrameParser {
     if (!this.#continue) this.#state = State.FAILED;
   }
 
-  #emitFrame(frame: FrameInProgress, complete: boolean, close?: AnnotatedFrame['close']): void {
+  #emitFrame(
+    frame: FrameInProgress,
+    complete: boolean,
+    close?: AnnotatedFrame['close'],
+    plainPreview?: Uint8Array,
+  ): void {
     this.#frame = null;
-    const wire = concat(frame.wire, frame.previewLength);
-    const plain = frame.maskingKey === null ? wire : concat(frame.plain, frame.previewLength);
+    const wire = joined(frame.wire, frame.kept);
+    const plain =
+      frame.maskingKey === null ? wire : (plainPreview ?? joined(frame.plain, frame.kept));
+    const keep = Math.min(frame.kept, this.#previewLimit);
     const annotated: AnnotatedFrame = {
       index: frame.index,
       direction: this.#direction,
@@ -721,72 +875,40 @@ export class FrameParser {
       rsv2: frame.rsv2,
       rsv3: frame.rsv3,
       opcode: frame.opcode,
-      opcodeName: describeOpcode(frame.opcode).name,
+      opcodeName: (opcodeInfo[frame.opcode] as OpcodeInfo).name,
       mask: frame.mask,
       payloadLength: frame.payloadLength,
       lengthForm: frame.lengthForm,
       maskingKey: frame.maskingKey,
-      payloadPreview: wire,
-      unmaskedPreview: plain,
+      payloadPreview: keep < wire.length ? wire.subarray(0, keep) : wire,
+      unmaskedPreview: keep < plain.length ? plain.subarray(0, keep) : plain,
       payloadReceived: frame.received,
       complete,
       fields: this.#annotate(frame, wire),
       problems: frame.problems,
       ...(close !== undefined ? { close } : {}),
     };
-    this.#events.push({ kind: 'frame', frame: annotated });
+    this.#emit({ kind: 'frame', frame: annotated });
   }
 
   #annotate(frame: FrameInProgress, wire: Uint8Array): FieldAnnotation[] {
     const at = frame.start;
-    const header = frame.header;
-    const b0 = header[0] as number;
-    const b1 = header[1] as number;
-    const info = describeOpcode(frame.opcode);
-    const flag = (
-      name: 'fin' | 'rsv1' | 'rsv2' | 'rsv3',
-      label: string,
-      bit: number,
-      set: boolean,
-      meaning: string,
-    ): FieldAnnotation => ({
-      name,
-      label,
-      byteOffset: at,
-      bitOffset: bit,
-      bitWidth: 1,
-      bits: set ? '1' : '0',
-      value: set ? 1 : 0,
-      meaning,
-    });
-    const rsvMeaning = (n: 1 | 2 | 3, set: boolean) =>
-      !set
-        ? `Reserved bit, 0 as required when no extension uses it (RFC 6455 §5.2).`
-        : n === 1 && this.#rsvAllowed[0]
-          ? 'Per-message compressed: the payload is DEFLATE-compressed (permessage-deflate, RFC 7692 §6).'
-          : `Set, but no negotiated extension defines RSV${n}: a protocol error (RFC 6455 §5.2).`;
+    const b0 = this.#byte(frame, 0);
+    const b1 = this.#byte(frame, 1);
     const fields: FieldAnnotation[] = [
-      flag(
-        'fin',
-        'FIN',
-        0,
-        frame.fin,
-        frame.fin
-          ? 'Final fragment: this frame ends its message (RFC 6455 §5.2).'
-          : 'Not final: more fragments of this message follow (RFC 6455 §5.4).',
-      ),
-      flag('rsv1', 'RSV1', 1, frame.rsv1, rsvMeaning(1, frame.rsv1)),
-      flag('rsv2', 'RSV2', 2, frame.rsv2, rsvMeaning(2, frame.rsv2)),
-      flag('rsv3', 'RSV3', 3, frame.rsv3, rsvMeaning(3, frame.rsv3)),
+      flag('fin', 'FIN', at, 0, frame.fin, FIN_MEANING[frame.fin ? 1 : 0] as string),
+      flag('rsv1', 'RSV1', at, 1, frame.rsv1, this.#rsvMeaning(0, frame.rsv1)),
+      flag('rsv2', 'RSV2', at, 2, frame.rsv2, this.#rsvMeaning(1, frame.rsv2)),
+      flag('rsv3', 'RSV3', at, 3, frame.rsv3, this.#rsvMeaning(2, frame.rsv3)),
       {
         name: 'opcode',
         label: 'opcode',
         byteOffset: at,
         bitOffset: 4,
         bitWidth: 4,
-        bits: bits(b0).slice(4),
+        bits: BITS4[b0 & 0x0f] as string,
         value: frame.opcode,
-        meaning: info.meaning,
+        meaning: (opcodeInfo[frame.opcode] as OpcodeInfo).meaning,
       },
       {
         name: 'mask',
@@ -796,9 +918,7 @@ export class FrameParser {
         bitWidth: 1,
         bits: frame.mask ? '1' : '0',
         value: frame.mask ? 1 : 0,
-        meaning: frame.mask
-          ? 'Masked: a 4-byte masking key follows the length, and the payload is XORed with it (RFC 6455 §5.3).'
-          : 'Not masked: the payload is sent as is (servers never mask, RFC 6455 §5.1).',
+        meaning: MASK_MEANING[frame.mask ? 1 : 0] as string,
       },
       {
         name: 'payloadLength',
@@ -806,26 +926,22 @@ export class FrameParser {
         byteOffset: at + 1,
         bitOffset: 1,
         bitWidth: 7,
-        bits: bits(b1).slice(1),
+        bits: BITS7[b1 & 0x7f] as string,
         value: frame.length7,
-        meaning:
-          frame.length7 === 126
-            ? '126: the real length is in the next 2 bytes, as a 16-bit unsigned integer (RFC 6455 §5.2).'
-            : frame.length7 === 127
-              ? '127: the real length is in the next 8 bytes, as a 64-bit unsigned integer (RFC 6455 §5.2).'
-              : `The payload is ${frame.length7} byte${frame.length7 === 1 ? '' : 's'} long (7-bit form, for 0-125 bytes; RFC 6455 §5.2).`,
+        meaning: LENGTH7_MEANING[frame.length7] as string,
       },
     ];
-    if (frame.lengthForm !== '7-bit') {
-      const width = frame.lengthForm === '16-bit' ? 2 : 8;
+    const header = frame.header;
+    const extended = frame.lengthForm === '7-bit' ? 0 : frame.lengthForm === '16-bit' ? 2 : 8;
+    if (extended > 0 && header.length >= 2 + extended) {
       let raw = '';
-      for (let i = 0; i < width; i++) raw += bits(header[2 + i] as number);
+      for (let i = 0; i < extended; i++) raw += BITS8[header[2 + i] as number];
       fields.push({
         name: 'extendedPayloadLength',
         label: 'Extended payload length',
         byteOffset: at + 2,
         bitOffset: 0,
-        bitWidth: width * 8,
+        bitWidth: extended * 8,
         bits: raw,
         value:
           typeof frame.payloadLength === 'bigint'
@@ -834,37 +950,99 @@ export class FrameParser {
         meaning: `The payload is ${frame.payloadLength} bytes long (${frame.lengthForm} form; RFC 6455 §5.2).`,
       });
     }
-    if (frame.maskingKey !== null) {
-      const key = frame.maskingKey;
+    const key = frame.maskingKey;
+    if (key !== null) {
+      const k0 = key[0] as number;
+      const k1 = key[1] as number;
+      const k2 = key[2] as number;
+      const k3 = key[3] as number;
       fields.push({
         name: 'maskingKey',
         label: 'Masking-key',
         byteOffset: at + frame.headerLength - 4,
         bitOffset: 0,
         bitWidth: 32,
-        bits:
-          bits(key[0] as number) +
-          bits(key[1] as number) +
-          bits(key[2] as number) +
-          bits(key[3] as number),
-        value: toHex(key),
-        meaning:
-          'Payload byte i is XORed with key byte i mod 4; the key is random per frame so the bytes on the wire cannot be chosen by a script (RFC 6455 §5.3, §10.3).',
+        bits: `${BITS8[k0]}${BITS8[k1]}${BITS8[k2]}${BITS8[k3]}`,
+        value: `${HEX[k0]}${HEX[k1]}${HEX[k2]}${HEX[k3]}`,
+        meaning: KEY_MEANING,
       });
     }
-    const length = frame.payloadLength;
-    fields.push({
-      name: 'payload',
-      label: 'Payload data',
-      byteOffset: at + frame.headerLength,
-      bitOffset: 0,
-      bitWidth: Number(length) * 8,
-      bits: '',
-      value: toHex(wire.subarray(0, 32), ' ') + (frame.received > 32 ? ' …' : ''),
-      meaning: `${length} byte${length === 1 || length === 1n ? '' : 's'} of ${info.name === 'text' || info.name === 'continuation' ? 'message data' : `${info.name} payload`}${frame.mask ? ', masked' : ''}${frame.received < Number(length) ? `; ${frame.received} received` : ''}.`,
-    });
+    if (header.length === frame.headerLength) {
+      const length = frame.payloadLength;
+      const shown = wire.length > VALUE_BYTES ? wire.subarray(0, VALUE_BYTES) : wire;
+      const kind = frame.control
+        ? `${(opcodeInfo[frame.opcode] as OpcodeInfo).name} payload`
+        : 'message data';
+      fields.push({
+        name: 'payload',
+        label: 'Payload data',
+        byteOffset: at + frame.headerLength,
+        bitOffset: 0,
+        bitWidth: Number(length) * 8,
+        bits: '',
+        value: toHex(shown, ' ') + (frame.received > VALUE_BYTES ? ' …' : ''),
+        meaning: `${length} byte${length === 1 || length === 1n ? '' : 's'} of ${kind}${frame.mask ? ', masked' : ''}${frame.received < Number(length) ? `; ${frame.received} received` : ''}.`,
+      });
+    }
     return fields;
   }
+
+  /** A header byte of `frame`; the gather buffer still holds them when the frame failed early. */
+  #byte(frame: FrameInProgress, i: number): number {
+    return (frame.header.length > i ? frame.header[i] : this.#header[i]) as number;
+  }
+
+  #rsvMeaning(i: 0 | 1 | 2, set: boolean): string {
+    if (!set) return RSV_CLEAR;
+    return i === 0 && this.#rsvAllowed[0] ? RSV1_COMPRESSED : (RSV_SET[i] as string);
+  }
+}
+
+const decoder = new TextDecoder();
+
+function flag(
+  name: 'fin' | 'rsv1' | 'rsv2' | 'rsv3',
+  label: string,
+  byteOffset: number,
+  bitOffset: number,
+  set: boolean,
+  meaning: string,
+): FieldAnnotation {
+  return {
+    name,
+    label,
+    byteOffset,
+    bitOffset,
+    bitWidth: 1,
+    bits: set ? '1' : '0',
+    value: set ? 1 : 0,
+    meaning,
+  };
+}
+
+/** XORs `src[from, to)` with the masking key starting at key index `phase`, into `out` (RFC 6455 §5.3). */
+function unmask(
+  src: Uint8Array,
+  from: number,
+  to: number,
+  key: Uint8Array,
+  phase: number,
+  out: Uint8Array,
+): Uint8Array {
+  const k0 = key[phase & 3] as number;
+  const k1 = key[(phase + 1) & 3] as number;
+  const k2 = key[(phase + 2) & 3] as number;
+  const k3 = key[(phase + 3) & 3] as number;
+  const n = to - from;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    out[i] = (src[from + i] as number) ^ k0;
+    out[i + 1] = (src[from + i + 1] as number) ^ k1;
+    out[i + 2] = (src[from + i + 2] as number) ^ k2;
+    out[i + 3] = (src[from + i + 3] as number) ^ k3;
+  }
+  for (; i < n; i++) out[i] = (src[from + i] as number) ^ (key[(phase + i) & 3] as number);
+  return out;
 }
 
 export interface ParseResult {

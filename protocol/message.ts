@@ -27,6 +27,7 @@ interface OpenMessage {
 }
 
 const OPCODE_TEXT = 0x1;
+const decoder = new TextDecoder();
 
 export class MessageAssembler {
   readonly #options: MessageAssemblerOptions;
@@ -45,9 +46,41 @@ export class MessageAssembler {
     return this.#open !== null;
   }
 
+  /** True when the current frame's payload must be checked as UTF-8 through `text`. */
+  get validatesText(): boolean {
+    const message = this.#current;
+    return message !== null && message.type === 'text' && !message.compressed;
+  }
+
   /**
-   * Checks a data frame's header (opcode 0, 1 or 2) against the message in progress. Returns
-   * the problems; when there are none, the frame's payload may follow through `data`.
+   * The fragmentation rules a data frame's opcode must follow (RFC 6455 §5.4), known from its
+   * first byte alone. Returns the broken rule, or null.
+   */
+  checkStart(opcode: number, streamOffset: number): Problem | null {
+    if (opcode === 0 && this.#open === null) {
+      return problem(
+        'continuation-without-start',
+        1002,
+        'RFC 6455 §5.4',
+        streamOffset,
+        'A continuation frame (opcode 0x0) arrived, but no fragmented message is in progress: a message must start with a text or binary frame.',
+      );
+    }
+    if (opcode !== 0 && this.#open !== null) {
+      return problem(
+        'data-frame-inside-fragmented-message',
+        1002,
+        'RFC 6455 §5.4',
+        streamOffset,
+        `A new ${opcode === OPCODE_TEXT ? 'text' : 'binary'} frame arrived while a fragmented message still waits for its final fragment; only continuation frames (and control frames) may come in between.`,
+      );
+    }
+    return null;
+  }
+
+  /**
+   * Adds a data frame, whose opcode passed `checkStart`, once its length is known. Returns the
+   * limits it breaks; when there are none, its payload may follow.
    */
   beginFrame(
     index: number,
@@ -58,46 +91,14 @@ export class MessageAssembler {
     streamOffset: number,
   ): Problem[] {
     const problems: Problem[] = [];
-    let message = this.#open;
-    if (opcode === 0) {
-      if (message === null) {
-        problems.push(
-          problem(
-            'continuation-without-start',
-            1002,
-            'RFC 6455 §5.4',
-            streamOffset,
-            'A continuation frame (opcode 0x0) arrived, but no fragmented message is in progress: a message must start with a text or binary frame.',
-          ),
-        );
-        this.#current = null;
-        return problems;
-      }
-    } else {
-      if (message !== null) {
-        problems.push(
-          problem(
-            'data-frame-inside-fragmented-message',
-            1002,
-            'RFC 6455 §5.4',
-            streamOffset,
-            `A new ${opcode === OPCODE_TEXT ? 'text' : 'binary'} frame arrived while a fragmented message still waits for its final fragment; only continuation frames (and control frames) may come in between.`,
-          ),
-        );
-        this.#current = null;
-        return problems;
-      }
-      message = {
-        type: opcode === OPCODE_TEXT ? 'text' : 'binary',
-        compressed,
-        frameIndices: [],
-        length: 0,
-        preview: [],
-        previewLength: 0,
-      };
-      this.#utf8.reset();
-    }
-
+    const message: OpenMessage = this.#open ?? {
+      type: opcode === OPCODE_TEXT ? 'text' : 'binary',
+      compressed,
+      frameIndices: [],
+      length: 0,
+      preview: [],
+      previewLength: 0,
+    };
     const total = message.length + payloadLength;
     if (total > this.#options.maxPayload) {
       problems.push(
@@ -125,6 +126,7 @@ export class MessageAssembler {
       this.#current = null;
       return problems;
     }
+    if (this.#open === null) this.#utf8.reset();
     message.frameIndices.push(index);
     message.length = total;
     this.#open = message;
@@ -134,21 +136,13 @@ export class MessageAssembler {
   }
 
   /**
-   * Unmasked payload bytes `bytes[start, end)` of the current data frame, which start at
-   * `streamOffset`. Returns a problem when they make the text invalid UTF-8.
+   * Unmasked payload bytes `bytes[start, end)` of the current text frame, which start at
+   * `streamOffset`. Returns a problem when they make the text invalid UTF-8 (RFC 6455 §8.1).
    */
-  data(bytes: Uint8Array, start: number, end: number, streamOffset: number): Problem | null {
-    const message = this.#current;
-    if (message === null) return null;
-    const room = this.#options.previewLimit - message.previewLength;
-    if (room > 0) {
-      const piece = bytes.slice(start, Math.min(end, start + room));
-      message.preview.push(piece);
-      message.previewLength += piece.length;
-    }
-    if (message.type !== 'text' || message.compressed) return null;
+  text(bytes: Uint8Array, start: number, end: number, streamOffset: number): Problem | null {
     const error = this.#utf8.push(bytes, start, end);
     if (error === null) return null;
+    this.#current = null;
     return problem(
       'invalid-utf8',
       1007,
@@ -159,16 +153,28 @@ export class MessageAssembler {
   }
 
   /**
-   * The current data frame ended at `streamOffset`. Returns the finished message when this was
-   * its final fragment, or a problem when the text stopped inside a character.
+   * The current data frame ended at `streamOffset`; `preview` is its unmasked payload preview.
+   * Returns the finished message when this was its final fragment, or a problem when the text
+   * stopped inside a character.
    */
-  endFrame(streamOffset: number): { message: AssembledMessage | null; problem: Problem | null } {
+  endFrame(
+    preview: Uint8Array,
+    streamOffset: number,
+  ): { message: AssembledMessage | null; problem: Problem | null } {
     const message = this.#current;
     this.#current = null;
-    if (message === null || !this.#currentFin) return { message: null, problem: null };
+    if (message === null) return { message: null, problem: null };
+    const room = this.#options.previewLimit - message.previewLength;
+    if (room > 0 && preview.length > 0) {
+      const piece = preview.length <= room ? preview : preview.subarray(0, room);
+      message.preview.push(piece);
+      message.previewLength += piece.length;
+    }
+    if (!this.#currentFin) return { message: null, problem: null };
     this.#open = null;
     let error: Problem | null = null;
-    if (message.type === 'text' && !message.compressed) {
+    const text = message.type === 'text' && !message.compressed;
+    if (text) {
       const tail = this.#utf8.end();
       if (tail !== null) {
         error = problem(
@@ -180,17 +186,15 @@ export class MessageAssembler {
         );
       }
     }
-    const preview = concat(message.preview, message.previewLength);
+    const bytes = concat(message.preview, message.previewLength);
     const assembled: AssembledMessage = {
       direction: this.#options.direction,
       type: message.type,
       frameIndices: message.frameIndices,
       length: message.length,
-      preview,
+      preview: bytes,
       compressed: message.compressed,
-      ...(message.type === 'text' && !message.compressed
-        ? { text: new TextDecoder().decode(preview) }
-        : {}),
+      ...(text ? { text: decoder.decode(bytes) } : {}),
     };
     return { message: assembled, problem: error };
   }

@@ -300,6 +300,12 @@ export class ConnectionTap {
       maxFragments,
       extensions,
       startOffset: this.#clientOffset,
+      onEvent: (event) => {
+        if (event.kind === 'frame' && event.frame.problems.some((p) => p.fatal)) {
+          this.#failingFrameStart = event.frame.streamOffset;
+        }
+        this.#parserEvent('client-to-server', event);
+      },
     });
     this.#clientState = 'frames';
     return this.#clientFramesPush(early);
@@ -312,20 +318,20 @@ export class ConnectionTap {
     this.#earlyLength = 0;
   }
 
+  /** Where the frame that failed the connection starts, once one has. */
+  #failingFrameStart = 0;
+
   #clientFramesPush(chunk: Uint8Array): number {
     const parser = this.#clientFrames as FrameParser;
     const start = this.#clientOffset;
-    const events = parser.push(chunk);
+    parser.push(chunk);
     this.#clientOffset += chunk.length;
-    this.#parserEvents('client-to-server', events);
     const failure = parser.failure;
     if (failure === null) return chunk.length;
     this.#clientState = 'off';
-    // Let through the frames before the failing one; the failing frame itself stops here.
-    const failing = events.find((e) => e.kind === 'frame' && e.frame.problems.includes(failure));
-    const frameStart = failing?.kind === 'frame' ? failing.frame.streamOffset : failure.byteOffset;
     this.#options.onViolation(failure);
-    return Math.max(0, Math.min(chunk.length, frameStart - start));
+    // Let through the frames before the failing one; the failing frame itself stops here.
+    return Math.max(0, Math.min(chunk.length, this.#failingFrameStart - start));
   }
 
   // ---- server to client --------------------------------------------------------------------
@@ -349,9 +355,8 @@ export class ConnectionTap {
       return;
     }
     if (this.#serverState === 'frames') {
-      const events = (this.#serverFrames as FrameParser).push(chunk);
+      (this.#serverFrames as FrameParser).push(chunk);
       this.#serverOffset += chunk.length;
-      this.#parserEvents('server-to-client', events);
       return;
     }
     const result = (this.#responseParser as HttpHeadParser<'response'>).push(chunk);
@@ -385,6 +390,7 @@ export class ConnectionTap {
       maxPayload: Number.MAX_SAFE_INTEGER,
       extensions: { rsv1: offered.some((e) => e.name === 'permessage-deflate') },
       startOffset: this.#serverOffset,
+      onEvent: (event) => this.#parserEvent('server-to-client', event),
     });
     this.#serverState = 'frames';
     if (result.rest.length > 0) this.outgoing(result.rest);
@@ -404,40 +410,38 @@ export class ConnectionTap {
 
   // ---- shared ------------------------------------------------------------------------------
 
-  #parserEvents(direction: Direction, events: ParserEvent[]): void {
-    if (this.#watched !== true) return;
-    for (const event of events) {
-      if (event.kind === 'frame') {
-        const frame = event.frame;
-        this.#push({ type: 'frame', conn: this.#conn, direction, frame: frameRecord(frame) });
-        if (frame.opcode === 0x8 && frame.complete) {
-          const initiated = this.#closeSent === null;
-          if (initiated) this.#closeSent = direction;
-          this.#push({
-            type: 'close-frame',
-            conn: this.#conn,
-            direction,
-            code: frame.close?.code ?? null,
-            reason: frame.close?.reason ?? '',
-            initiated,
-          });
-        }
-      } else if (event.kind === 'message') {
+  #parserEvent(direction: Direction, event: ParserEvent): void {
+    // Events nobody will read are not built; the parsing above them still gates the bytes.
+    if (this.#watched !== true || !this.#registry.listened) return;
+    if (event.kind === 'frame') {
+      const frame = event.frame;
+      this.#push({ type: 'frame', conn: this.#conn, direction, frame: frameRecord(frame) });
+      if (frame.opcode === 0x8 && frame.complete) {
+        const initiated = this.#closeSent === null;
+        if (initiated) this.#closeSent = direction;
         this.#push({
-          type: 'message',
+          type: 'close-frame',
           conn: this.#conn,
           direction,
-          message: messageRecord(event.message),
+          code: frame.close?.code ?? null,
+          reason: frame.close?.reason ?? '',
+          initiated,
         });
-      } else {
-        this.#push({ type: 'problem', conn: this.#conn, direction, problem: event.problem });
       }
+    } else if (event.kind === 'message') {
+      this.#push({
+        type: 'message',
+        conn: this.#conn,
+        direction,
+        message: messageRecord(event.message),
+      });
+    } else {
+      this.#push({ type: 'problem', conn: this.#conn, direction, problem: event.problem });
     }
   }
 
   incomingEnd(): void {
-    if (this.#clientState === 'frames')
-      this.#parserEvents('client-to-server', (this.#clientFrames as FrameParser).end());
+    if (this.#clientState === 'frames') (this.#clientFrames as FrameParser).end();
     this.#push({ type: 'fin', conn: this.#conn, direction: 'client-to-server' });
   }
 

@@ -5,6 +5,7 @@
  * `v` and refuses what it does not know rather than misreading it.
  */
 import type { AcceptSteps } from './accept.ts';
+import { toHex } from './frame-parser.ts';
 import type { HandshakeFinding } from './handshake.ts';
 import type {
   AnnotatedFrame,
@@ -153,10 +154,9 @@ export interface ObserveSnapshot {
   }[];
 }
 
+/** Bytes as lowercase hex without separators, as every `…Hex` field of the schema holds them. */
 export function toHexString(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i++) out += (bytes[i] as number).toString(16).padStart(2, '0');
-  return out;
+  return toHex(bytes);
 }
 
 export function frameRecord(frame: AnnotatedFrame): FrameRecord {

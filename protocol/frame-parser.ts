@@ -730,7 +730,7 @@ export class FrameParser {
     const phase = frame.received;
     // Keep what the previews show; binary payload past them is counted, not copied.
     const keep = Math.min(take, frame.keepLimit - frame.kept);
-    let plain = EMPTY;
+    let plain: Uint8Array = EMPTY;
     if (keep > 0) {
       const wire = keep <= 64 ? copyOf(chunk, keep, at) : chunk.slice(at, at + keep);
       plain = key === null ? wire : unmask(wire, 0, keep, key, phase, new Uint8Array(keep));

@@ -116,6 +116,8 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
       socket.destroy();
       return;
     }
+    // The head is needed only for this decision; a connection that stays open keeps none of it.
+    connection.tap.request = null;
     upgrade(connection, request, req, head).catch(() => socket.destroy());
   });
 

@@ -75,7 +75,7 @@ export class ConnectionTap {
   #serverState: ServerState = 'idle';
   #clientOffset = 0;
   #serverOffset = 0;
-  #requestParser: HttpHeadParser<'request'>;
+  #requestParser: HttpHeadParser<'request'> | null;
   #responseParser: HttpHeadParser<'response'> | null = null;
   #clientFrames: FrameParser | null = null;
   #serverFrames: FrameParser | null = null;
@@ -193,6 +193,7 @@ export class ConnectionTap {
 
   #clientHead(chunk: Uint8Array): number {
     const start = this.#clientOffset;
+    this.#requestParser ??= this.#newRequestParser();
     const result = this.#requestParser.push(chunk);
     if (result.state === 'need-more') {
       this.#clientOffset += chunk.length;
@@ -222,6 +223,7 @@ export class ConnectionTap {
     this.#decide(upgrade && route !== 'observe' && route !== 'raw', route);
     if (upgrade) {
       this.request = head;
+      this.#requestParser = null;
       this.#requestEvent(head, headStart, result.headLength, route);
       this.#clientState = 'await-upgrade';
       // The bytes after the head reach the upgrade handler as its `head` argument.
@@ -236,7 +238,7 @@ export class ConnectionTap {
       Number(getHeader(head, 'content-length') ?? '0') > 0;
     if (hasBody || route === 'http') {
       this.#clientState = hasBody ? 'off' : 'head';
-      this.#requestParser = this.#newRequestParser();
+      this.#requestParser = null;
       if (!hasBody && result.rest.length > 0) this.#clientHead(result.rest);
       else this.#clientOffset += result.rest.length;
     }
@@ -360,6 +362,7 @@ export class ConnectionTap {
       return;
     }
     const result = (this.#responseParser as HttpHeadParser<'response'>).push(chunk);
+    if (result.state !== 'need-more') this.#responseParser = null;
     if (result.state === 'need-more') {
       this.#serverOffset += chunk.length;
       return;

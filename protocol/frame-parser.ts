@@ -864,6 +864,8 @@ export class FrameParser {
     const plain =
       frame.maskingKey === null ? wire : (plainPreview ?? joined(frame.plain, frame.kept));
     const keep = Math.min(frame.kept, this.#previewLimit);
+    const parser = this;
+    let fields: FieldAnnotation[] | undefined;
     const annotated: AnnotatedFrame = {
       index: frame.index,
       direction: this.#direction,
@@ -884,7 +886,12 @@ export class FrameParser {
       unmaskedPreview: keep < plain.length ? plain.subarray(0, keep) : plain,
       payloadReceived: frame.received,
       complete,
-      fields: this.#annotate(frame, wire),
+      // Built on first read: the lab server's tap parses every frame to gate the bytes, but
+      // annotates only when someone is watching.
+      get fields() {
+        fields ??= parser.#annotate(frame, wire);
+        return fields;
+      },
       problems: frame.problems,
       ...(close !== undefined ? { close } : {}),
     };
@@ -893,8 +900,9 @@ export class FrameParser {
 
   #annotate(frame: FrameInProgress, wire: Uint8Array): FieldAnnotation[] {
     const at = frame.start;
-    const b0 = this.#byte(frame, 0);
-    const b1 = this.#byte(frame, 1);
+    // At least the first two header bytes are in, even for a frame that failed early.
+    const b0 = frame.header[0] as number;
+    const b1 = frame.header[1] as number;
     const fields: FieldAnnotation[] = [
       flag('fin', 'FIN', at, 0, frame.fin, FIN_MEANING[frame.fin ? 1 : 0] as string),
       flag('rsv1', 'RSV1', at, 1, frame.rsv1, this.#rsvMeaning(0, frame.rsv1)),
@@ -985,11 +993,6 @@ export class FrameParser {
       });
     }
     return fields;
-  }
-
-  /** A header byte of `frame`; the gather buffer still holds them when the frame failed early. */
-  #byte(frame: FrameInProgress, i: number): number {
-    return (frame.header.length > i ? frame.header[i] : this.#header[i]) as number;
   }
 
   #rsvMeaning(i: 0 | 1 | 2, set: boolean): string {

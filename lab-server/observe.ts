@@ -7,6 +7,9 @@ export interface ObserveOptions {
   readonly budgetBytes: number;
 }
 
+/** Events held for one observer between two turns of the event loop. */
+const MAX_QUEUED = 10_000;
+
 /** Each event is serialised once, however many observers receive it. */
 const json = new WeakMap<LabEvent, string>();
 function serialise(event: LabEvent): string {
@@ -38,26 +41,43 @@ export function observe(
     return;
   }
   ws.send(JSON.stringify(registry.snapshot(only)));
+  // Events are sent after the current I/O callback, so an echo never waits for its own
+  // annotations to be serialised. What waits is bounded: past the budget, events are counted
+  // as dropped instead of queued.
+  let queue: LabEvent[] = [];
   let dropped = 0;
+  const flush = () => {
+    const batch = queue;
+    queue = [];
+    for (const event of batch) {
+      if (ws.readyState !== ws.OPEN) return;
+      if (ws.bufferedAmount > options.budgetBytes) {
+        dropped++;
+        continue;
+      }
+      if (dropped > 0) {
+        const marker: LabEvent = {
+          v: ANNOTATION_SCHEMA_VERSION,
+          type: 'dropped',
+          seq: event.seq,
+          t: event.t,
+          conn: only ?? 0,
+          count: dropped,
+        };
+        ws.send(JSON.stringify(marker));
+        dropped = 0;
+      }
+      ws.send(serialise(event));
+    }
+  };
   const unsubscribe = registry.subscribe((event) => {
     if (only !== undefined && event.conn !== only) return;
-    if (ws.bufferedAmount > options.budgetBytes) {
+    if (queue.length >= MAX_QUEUED || ws.bufferedAmount > options.budgetBytes) {
       dropped++;
       return;
     }
-    if (dropped > 0) {
-      const marker: LabEvent = {
-        v: ANNOTATION_SCHEMA_VERSION,
-        type: 'dropped',
-        seq: event.seq,
-        t: event.t,
-        conn: only ?? 0,
-        count: dropped,
-      };
-      ws.send(JSON.stringify(marker));
-      dropped = 0;
-    }
-    ws.send(serialise(event));
+    if (queue.length === 0) setImmediate(flush);
+    queue.push(event);
   });
   ws.on('close', unsubscribe);
   // Observers only listen; anything they send is ignored.

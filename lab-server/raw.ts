@@ -5,8 +5,8 @@ export interface RawOptions {
   /** The lab server's own address and port: the only place the relay connects to. */
   readonly host: string;
   readonly port: number;
-  /** Called once the relay's TCP connection exists; returns its annotation connection number. */
-  readonly claim: (localPort: number) => number;
+  /** Called once the relay's TCP connection exists; gives its annotation connection number. */
+  readonly claim: (localPort: number) => Promise<number>;
 }
 
 /** Text messages the relay sends the browser about its TCP connection. */
@@ -30,10 +30,11 @@ export function raw(ws: WebSocket, options: RawOptions): void {
   const pending: Buffer[] = [];
   let connected = false;
 
-  tcp.on('connect', () => {
+  tcp.on('connect', async () => {
+    const localPort = tcp.localPort as number;
+    const conn = await options.claim(localPort);
     connected = true;
-    const conn = options.claim(tcp.localPort as number);
-    status({ type: 'connected', conn, localPort: tcp.localPort as number });
+    status({ type: 'connected', conn, localPort });
     for (const chunk of pending.splice(0)) tcp.write(chunk);
   });
   tcp.on('data', (chunk) => {

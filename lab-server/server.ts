@@ -96,6 +96,14 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     if (!host.ok) return plainAnswer(res, 403, host.reason);
     const path = (req.url ?? '/').split('?', 1)[0] as string;
     if (WEBSOCKET_PATHS.has(path)) {
+      // A handshake Node did not route as an upgrade (no Upgrade header): the tap annotated the
+      // request; let it annotate this answer too.
+      const connection = byTapSocket.get(req.socket as unknown as TapSocket);
+      if (connection?.tap.request) {
+        connection.tap.request = null;
+        connection.tap.stopClient();
+        connection.tap.expectResponse(false);
+      }
       // RFC 9110 §15.5.22: 426 names the protocol to upgrade to.
       res.setHeader('Upgrade', 'websocket');
       res.setHeader('Connection', 'Upgrade');
@@ -187,14 +195,16 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     const server = route === 'echo' ? echoServer : plainServer;
     server.handleUpgrade(req, socket, head.subarray(0, allowed), (ws) => {
       connection.ws = ws;
-      if (connection.violation !== undefined)
-        return failConnection(connection, connection.violation);
+      // ws reports a peer's protocol errors as 'error' events (after closing with the right
+      // code); unhandled, one would end the process.
+      ws.on('error', () => {});
       if (route === 'echo') echo(ws, { idleTimeoutMs: limits.idleTimeoutMs });
       else if (route === 'observe')
         observe(ws, new URL(request.target, 'http://lab'), registry, {
           budgetBytes: limits.observerBudgetBytes,
         });
       else raw(ws, { host: relayHost, port, claim });
+      if (connection.violation !== undefined) failConnection(connection, connection.violation);
     });
   }
 
@@ -203,23 +213,47 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     connection.violation = problem;
     const ws = connection.ws;
     if (ws === undefined) return;
-    const reason = problem.rule.slice(0, 120);
-    if (ws.readyState === ws.OPEN) ws.close(problem.closeCode ?? 1002, reason);
-    // The server closes TCP first (RFC 6455 §7.1.1); the close frame is queued before the FIN.
-    setImmediate(() => connection.socket.end());
+    // After the turn in which ws handles the bytes before the bad frame: their messages are
+    // echoed first, as a peer acting on each frame in order would.
+    setImmediate(() => {
+      if (ws.readyState === ws.OPEN)
+        ws.close(problem.closeCode ?? 1002, problem.rule.slice(0, 120));
+      // The server closes TCP first (RFC 6455 §7.1.1); the close frame is queued before the FIN.
+      setImmediate(() => connection.socket.end());
+      setTimeout(() => connection.socket.destroy(), 2000).unref();
+    });
+  }
+
+  /** Answers a request whose head broke HTTP/1.1 or a limit, and closes. */
+  function refuseRequest(connection: Connection, status: number, explanation: string) {
+    connection.tap.expectResponse(false);
+    const body = `${explanation}\n`;
+    connection.socket.end(
+      `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Bad Request'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
     setTimeout(() => connection.socket.destroy(), 2000).unref();
   }
 
+  /** The relay's TCP connections, by client port, whose accept has not happened yet. */
+  const claims = new Map<number, (conn: number) => void>();
+
   /** The relay tells which of the connections it made: annotate it, whatever it carries. */
-  function claim(localPort: number): number {
+  function claim(localPort: number): Promise<number> {
     const connection = byClientPort.get(localPort);
-    if (connection === undefined) return 0;
-    connection.tap.markRelayed();
-    return connection.tap.conn;
+    if (connection !== undefined) {
+      connection.tap.markRelayed();
+      return Promise.resolve(connection.tap.conn);
+    }
+    // The relay's connect can complete before this server has accepted the connection.
+    return new Promise((resolve) => claims.set(localPort, resolve));
   }
 
   const listener = createNetServer({ allowHalfOpen: true, noDelay: true }, (tcp) => {
     if (connections.size >= limits.maxConnections) {
+      tcp.on('error', () => {});
+      // Read (and drop) what the client sends, so its FIN is seen and the socket is released.
+      tcp.resume();
+      setTimeout(() => tcp.destroy(), 2000).unref();
       const body = `The lab server already holds ${limits.maxConnections} connections (--max-connections); try again later.\n`;
       tcp.end(
         `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 5\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
@@ -236,6 +270,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
       server: { address: tcp.localAddress ?? '', port: tcp.localPort ?? 0 },
       tls: false,
       onViolation: (problem) => failConnection(connection, problem),
+      onBadRequest: (status, problem) => refuseRequest(connection, status, problem.explanation),
     });
     const socket = new TapSocket(tcp, {
       incoming: (chunk) => tap.incoming(chunk),
@@ -252,6 +287,24 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     connections.add(connection);
     byTapSocket.set(socket, connection);
     byClientPort.set(clientPort, connection);
+    const claimed = claims.get(clientPort);
+    if (claimed !== undefined) {
+      claims.delete(clientPort);
+      tap.markRelayed();
+      claimed(tap.conn);
+    }
+    // A client gets this long to send its whole request head (slowloris).
+    const handshakeTimer = setTimeout(() => {
+      if (tap.awaitingHead && !socket.destroyed) {
+        refuseRequest(
+          connection,
+          408,
+          `The request head did not arrive within ${limits.handshakeTimeoutMs / 1000} s.`,
+        );
+      }
+    }, limits.handshakeTimeoutMs);
+    handshakeTimer.unref();
+    socket.once('close', () => clearTimeout(handshakeTimer));
     socket.on('error', () => {});
     http.emit('connection', socket);
   });
@@ -286,6 +339,12 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     },
   };
 }
+
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
 
 function plainAnswer(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, {

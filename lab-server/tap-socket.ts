@@ -33,8 +33,9 @@ export class TapSocket extends Duplex {
     this.socket = socket;
     this.#hooks = hooks;
     socket.on('data', (chunk: Buffer) => {
-      if (this.#stopped) return;
+      // The tap sees every byte, even once nothing more may reach the server's code.
       const allowed = hooks.incoming(chunk);
+      if (this.#stopped) return;
       if (allowed < chunk.length) this.#stopped = true;
       if (
         allowed > 0 &&

@@ -40,6 +40,11 @@ export interface TapOptions {
   readonly tls: boolean;
   /** Called when the peer sent a frame that fails the connection (RFC 6455 §7.1.7). */
   readonly onViolation: (problem: Problem) => void;
+  /**
+   * Called when the request head breaks HTTP/1.1 or a limit; the server answers with `status`.
+   * No byte of that request reaches Node's HTTP parser.
+   */
+  readonly onBadRequest: (status: 400 | 431, problem: Problem) => void;
 }
 
 /** Where the upgrade request was going, from its path. */
@@ -56,7 +61,6 @@ type ServerState = 'idle' | 'head' | 'frames' | 'off';
 
 interface Slot {
   draft: EventDraft | undefined;
-  readonly t: number;
 }
 
 /** How many early bytes (sent before the server answered the upgrade) are kept. */
@@ -72,6 +76,10 @@ export class ConnectionTap {
   #route: Route = 'unknown';
 
   #clientState: ClientState = 'head';
+  /** The client broke a rule that ends the connection: none of its later bytes are acted on. */
+  #blocked = false;
+  /** True until the first request head is complete (for the handshake timeout). */
+  #awaitingHead = true;
   #serverState: ServerState = 'idle';
   #clientOffset = 0;
   #serverOffset = 0;
@@ -118,16 +126,14 @@ export class ConnectionTap {
     const info = this.#registry.open(this.#options.client, route);
     this.#conn = info.conn;
     this.#route = route;
-    this.#push(
-      {
-        type: 'connection-opened',
-        conn: this.#conn,
-        client: this.#options.client,
-        server: this.#options.server,
-        tls: this.#options.tls,
-      },
-      this.#openedAt,
-    );
+    this.#push({
+      type: 'connection-opened',
+      conn: this.#conn,
+      client: this.#options.client,
+      server: this.#options.server,
+      tls: this.#options.tls,
+      openedAt: this.#openedAt,
+    });
   }
 
   #decide(watched: boolean, route: Route): void {
@@ -141,16 +147,16 @@ export class ConnectionTap {
     this.#route = route;
   }
 
-  #push(draft: EventDraft, t = this.#registry.now()): void {
+  #push(draft: EventDraft): void {
     if (this.#watched === false) return;
-    this.#queue.push({ draft, t });
+    this.#queue.push({ draft });
     this.#flush();
   }
 
   /** Reserves the event's place in the stream now and fills it in when `later` resolves. */
   #pushLater(later: Promise<EventDraft>): void {
     if (this.#watched === false) return;
-    const slot: Slot = { draft: undefined, t: this.#registry.now() };
+    const slot: Slot = { draft: undefined };
     this.#queue.push(slot);
     later.then(
       (draft) => {
@@ -168,14 +174,24 @@ export class ConnectionTap {
     if (this.#watched !== true) return;
     while (this.#queue.length > 0 && this.#queue[0]?.draft !== undefined) {
       const slot = this.#queue.shift() as Slot;
-      this.#registry.emit(slot.draft as EventDraft, slot.t);
+      // Stamped as it is emitted, so `t` never goes back in the stream.
+      this.#registry.emit(slot.draft as EventDraft);
     }
   }
 
   // ---- client to server --------------------------------------------------------------------
 
+  /** True until a whole request head has arrived. */
+  get awaitingHead(): boolean {
+    return this.#awaitingHead;
+  }
+
   /** Bytes from the client; returns how many may be acted on. */
   incoming(chunk: Uint8Array): number {
+    if (this.#blocked) {
+      this.#clientOffset += chunk.length;
+      return 0;
+    }
     switch (this.#clientState) {
       case 'off':
         this.#clientOffset += chunk.length;
@@ -200,7 +216,8 @@ export class ConnectionTap {
       return chunk.length;
     }
     if (result.state === 'error') {
-      // Garbage where a request should be: worth showing, whoever sent it.
+      // Garbage where a request should be: worth showing, whoever sent it. The server answers
+      // it; Node's parser never sees it.
       this.#decide(true, this.#route);
       this.#push({
         type: 'problem',
@@ -209,9 +226,12 @@ export class ConnectionTap {
         problem: result.problem,
       });
       this.#clientState = 'off';
+      this.#blocked = true;
       this.#clientOffset += chunk.length;
-      return chunk.length;
+      this.#options.onBadRequest(result.status, result.problem);
+      return 0;
     }
+    this.#awaitingHead = false;
     const head = result.head;
     const consumed = chunk.length - result.rest.length;
     const headStart = start + consumed - result.headLength;
@@ -331,6 +351,7 @@ export class ConnectionTap {
     const failure = parser.failure;
     if (failure === null) return chunk.length;
     this.#clientState = 'off';
+    this.#blocked = true;
     this.#options.onViolation(failure);
     // Let through the frames before the failing one; the failing frame itself stops here.
     return Math.max(0, Math.min(chunk.length, this.#failingFrameStart - start));

@@ -81,6 +81,11 @@ export type Route = 'echo' | 'observe' | 'raw' | 'http' | 'unknown';
 export type LabEvent =
   | (EventBase & {
       readonly type: 'connection-opened';
+      /**
+       * When the TCP connection was accepted (same clock as `t`). The event itself is sent once
+       * the first request shows the connection is one to annotate, so `t` can be later.
+       */
+      readonly openedAt: number;
       readonly client: Endpoint;
       readonly server: Endpoint;
       readonly tls: boolean;

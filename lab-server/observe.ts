@@ -46,6 +46,8 @@ export function observe(
   // as dropped instead of queued.
   let queue: LabEvent[] = [];
   let dropped = 0;
+  /** The seq of the last event this observer missed: the marker says "up to here". */
+  let lastDropped = 0;
   const flush = () => {
     const batch = queue;
     queue = [];
@@ -53,13 +55,14 @@ export function observe(
       if (ws.readyState !== ws.OPEN) return;
       if (ws.bufferedAmount > options.budgetBytes) {
         dropped++;
+        lastDropped = event.seq;
         continue;
       }
       if (dropped > 0) {
         const marker: LabEvent = {
           v: ANNOTATION_SCHEMA_VERSION,
           type: 'dropped',
-          seq: event.seq,
+          seq: lastDropped,
           t: event.t,
           conn: only ?? 0,
           count: dropped,
@@ -74,6 +77,7 @@ export function observe(
     if (only !== undefined && event.conn !== only) return;
     if (queue.length >= MAX_QUEUED || ws.bufferedAmount > options.budgetBytes) {
       dropped++;
+      lastDropped = event.seq;
       return;
     }
     if (queue.length === 0) setImmediate(flush);

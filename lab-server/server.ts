@@ -71,11 +71,40 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
   let port = 0;
   let relayHost = '127.0.0.1';
 
+  // A client gets handshakeTimeoutMs to send each request head (slowloris); one sweep checks all.
+  const sweep = setInterval(
+    () => {
+      const now = registry.now();
+      for (const connection of connections) {
+        const since = connection.tap.awaitingHeadSince;
+        if (
+          since === null ||
+          now - since < limits.handshakeTimeoutMs ||
+          connection.socket.destroyed
+        ) {
+          continue;
+        }
+        if (connection.tap.headBytes === 0 && since > connection.tap.openedAt) {
+          connection.socket.end(); // an idle keep-alive connection: nothing to answer
+          continue;
+        }
+        refuseRequest(
+          connection,
+          408,
+          `The request head did not arrive within ${limits.handshakeTimeoutMs / 1000} s.`,
+        );
+      }
+    },
+    Math.max(50, Math.min(1000, limits.handshakeTimeoutMs / 4)),
+  );
+  sweep.unref();
+
   const http = createHttpServer({
     maxHeaderSize: limits.maxHeaderBytes,
     headersTimeout: limits.handshakeTimeoutMs,
     requestTimeout: limits.handshakeTimeoutMs * 3,
     connectionsCheckingInterval: Math.min(1000, limits.handshakeTimeoutMs),
+    keepAliveTimeout: limits.handshakeTimeoutMs,
   });
   const echoServer = new WebSocketServer({
     noServer: true,
@@ -101,7 +130,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
       const connection = byTapSocket.get(req.socket as unknown as TapSocket);
       if (connection?.tap.request) {
         connection.tap.request = null;
-        connection.tap.stopClient();
+        connection.tap.resumeHttp();
         connection.tap.expectResponse(false);
       }
       // RFC 9110 §15.5.22: 426 names the protocol to upgrade to.
@@ -226,6 +255,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
 
   /** Answers a request whose head broke HTTP/1.1 or a limit, and closes. */
   function refuseRequest(connection: Connection, status: number, explanation: string) {
+    connection.tap.stopClient();
     connection.tap.expectResponse(false);
     const body = `${explanation}\n`;
     connection.socket.end(
@@ -237,19 +267,44 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
   /** The relay's TCP connections, by client port, whose accept has not happened yet. */
   const claims = new Map<number, (conn: number) => void>();
 
+  /** Client ports of connections refused at the cap, until the relay that made one claims it. */
+  const refusedPorts = new Set<number>();
+
   /** The relay tells which of the connections it made: annotate it, whatever it carries. */
   function claim(localPort: number): Promise<number> {
+    if (refusedPorts.delete(localPort)) return Promise.resolve(0);
     const connection = byClientPort.get(localPort);
     if (connection !== undefined) {
       connection.tap.markRelayed();
       return Promise.resolve(connection.tap.conn);
     }
-    // The relay's connect can complete before this server has accepted the connection.
-    return new Promise((resolve) => claims.set(localPort, resolve));
+    // The relay's connect can complete before this server has accepted the connection; a
+    // connection refused (503) never will be, so the claim gives up after a second.
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        claims.delete(localPort);
+        resolve(0);
+      }, 1000);
+      timer.unref();
+      claims.set(localPort, (conn) => {
+        clearTimeout(timer);
+        resolve(conn);
+      });
+    });
   }
 
   const listener = createNetServer({ allowHalfOpen: true, noDelay: true }, (tcp) => {
     if (connections.size >= limits.maxConnections) {
+      const refusedPort = tcp.remotePort ?? 0;
+      const refusedClaim = claims.get(refusedPort);
+      if (refusedClaim !== undefined) {
+        claims.delete(refusedPort);
+        refusedClaim(0);
+      } else if (tcp.remoteAddress === '127.0.0.1' || tcp.remoteAddress === '::1') {
+        // Perhaps the relay's own connection, whose claim is still to come.
+        refusedPorts.add(refusedPort);
+        setTimeout(() => refusedPorts.delete(refusedPort), 1000).unref();
+      }
       tcp.on('error', () => {});
       // Read (and drop) what the client sends, so its FIN is seen and the socket is released.
       tcp.resume();
@@ -293,18 +348,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
       tap.markRelayed();
       claimed(tap.conn);
     }
-    // A client gets this long to send its whole request head (slowloris).
-    const handshakeTimer = setTimeout(() => {
-      if (tap.awaitingHead && !socket.destroyed) {
-        refuseRequest(
-          connection,
-          408,
-          `The request head did not arrive within ${limits.handshakeTimeoutMs / 1000} s.`,
-        );
-      }
-    }, limits.handshakeTimeoutMs);
-    handshakeTimer.unref();
-    socket.once('close', () => clearTimeout(handshakeTimer));
+
     socket.on('error', () => {});
     http.emit('connection', socket);
   });
@@ -327,6 +371,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     registry,
     trust,
     close: async () => {
+      clearInterval(sweep);
       const closed = new Promise((resolve) => listener.close(() => resolve(undefined)));
       for (const { ws } of connections) {
         if (ws !== undefined && ws.readyState === ws.OPEN) ws.close(1001, 'lab server stopping');

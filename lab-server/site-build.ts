@@ -29,7 +29,8 @@ export function siteIsStale(root: string): boolean {
 export function buildSite(root: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const astro = join(root, 'node_modules', 'astro', 'astro.js');
-    const child = spawn(process.execPath, [astro, 'build'], { cwd: root, stdio: 'inherit' });
+    // Astro's output goes to stderr, so stdout stays pure NDJSON under --json.
+    const child = spawn(process.execPath, [astro, 'build'], { cwd: root, stdio: ['ignore', 2, 2] });
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code === 0) resolve();

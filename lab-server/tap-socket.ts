@@ -49,6 +49,8 @@ export class TapSocket extends Duplex {
       this.push(null);
     });
     socket.on('error', (error) => this.destroy(error));
+    // Node's HTTP server times out idle keep-alive connections through this stream's events.
+    socket.on('timeout', () => this.emit('timeout'));
     socket.on('close', () => {
       hooks.closed(undefined);
       this.destroy();

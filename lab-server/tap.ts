@@ -78,8 +78,10 @@ export class ConnectionTap {
   #clientState: ClientState = 'head';
   /** The client broke a rule that ends the connection: none of its later bytes are acted on. */
   #blocked = false;
-  /** True until the first request head is complete (for the handshake timeout). */
-  #awaitingHead = true;
+  /** When the tap began waiting for the request head now due (for the handshake timeout). */
+  #headWaitSince: number;
+  /** Bytes of the request head now due that have arrived. */
+  #headBytes = 0;
   #serverState: ServerState = 'idle';
   #clientOffset = 0;
   #serverOffset = 0;
@@ -100,6 +102,7 @@ export class ConnectionTap {
     this.#options = options;
     this.#registry = options.registry;
     this.#openedAt = this.#registry.now();
+    this.#headWaitSince = this.#openedAt;
     this.#watched = null;
     this.#requestParser = this.#newRequestParser();
   }
@@ -181,9 +184,22 @@ export class ConnectionTap {
 
   // ---- client to server --------------------------------------------------------------------
 
-  /** True until a whole request head has arrived. */
-  get awaitingHead(): boolean {
-    return this.#awaitingHead;
+  /**
+   * Since when (registry clock) the tap has waited for a request head, or null when none is due:
+   * the connection upgraded, or failed.
+   */
+  get awaitingHeadSince(): number | null {
+    return this.#clientState === 'head' && !this.#blocked ? this.#headWaitSince : null;
+  }
+
+  /** Bytes of the request head now due that have arrived so far. */
+  get headBytes(): number {
+    return this.#headBytes;
+  }
+
+  /** When the TCP connection was accepted (registry clock). */
+  get openedAt(): number {
+    return this.#openedAt;
   }
 
   /** Bytes from the client; returns how many may be acted on. */
@@ -213,8 +229,10 @@ export class ConnectionTap {
     const result = this.#requestParser.push(chunk);
     if (result.state === 'need-more') {
       this.#clientOffset += chunk.length;
+      this.#headBytes += chunk.length;
       return chunk.length;
     }
+    this.#headBytes = 0;
     if (result.state === 'error') {
       // Garbage where a request should be: worth showing, whoever sent it. The server answers
       // it; Node's parser never sees it.
@@ -231,7 +249,6 @@ export class ConnectionTap {
       this.#options.onBadRequest(result.status, result.problem);
       return 0;
     }
-    this.#awaitingHead = false;
     const head = result.head;
     const consumed = chunk.length - result.rest.length;
     const headStart = start + consumed - result.headLength;
@@ -256,13 +273,16 @@ export class ConnectionTap {
     const hasBody =
       getHeader(head, 'transfer-encoding') !== undefined ||
       Number(getHeader(head, 'content-length') ?? '0') > 0;
-    if (hasBody || route === 'http') {
-      this.#clientState = hasBody ? 'off' : 'head';
-      this.#requestParser = null;
-      if (!hasBody && result.rest.length > 0) this.#clientHead(result.rest);
-      else this.#clientOffset += result.rest.length;
+    this.#requestParser = null;
+    if (hasBody) {
+      this.#clientState = 'off';
+      this.#clientOffset += result.rest.length;
+      return chunk.length;
     }
-    return chunk.length;
+    // Keep-alive: the next request head is due now.
+    this.#headWaitSince = this.#registry.now();
+    if (result.rest.length === 0) return chunk.length;
+    return consumed + this.#clientHead(result.rest);
   }
 
   #keepEarly(bytes: Uint8Array): void {
@@ -331,6 +351,21 @@ export class ConnectionTap {
     });
     this.#clientState = 'frames';
     return this.#clientFramesPush(early);
+  }
+
+  /**
+   * The server answered the request as plain HTTP after all (Node saw no Upgrade header): the
+   * connection stays HTTP, and the next request may be a proper upgrade.
+   */
+  resumeHttp(): void {
+    if (this.#clientState !== 'await-upgrade') return;
+    const early = Buffer.concat(this.#early);
+    this.#early = [];
+    this.#earlyLength = 0;
+    this.#clientOffset -= early.length;
+    this.#clientState = 'head';
+    this.#headWaitSince = this.#registry.now();
+    if (early.length > 0) this.#clientHead(early);
   }
 
   /** The upgrade was refused or handled elsewhere: stop reading the client's bytes. */
@@ -426,7 +461,7 @@ export class ConnectionTap {
       conn: this.#conn,
       status: head.status,
       reason: head.reason,
-      headers: headerRecords(head.headers, 'response'),
+      headers: headerRecords(head.headers, 'response', head.status),
       streamOffset: offset,
       length,
     });
@@ -488,9 +523,13 @@ export class ConnectionTap {
 function headerRecords(
   headers: readonly HeaderField[],
   side: 'request' | 'response',
+  status = 101,
 ): HeaderRecord[] {
   return headers.map((field) => {
-    const explanation = explainHeader(field.name)?.[side];
+    // A refusal is plain HTTP: only Sec-WebSocket-Version still means what the table says.
+    const applies =
+      side === 'request' || status === 101 || field.lowerName === 'sec-websocket-version';
+    const explanation = applies ? explainHeader(field.name)?.[side] : undefined;
     return {
       name: field.name,
       value: field.value,

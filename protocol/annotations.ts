@@ -142,7 +142,11 @@ export type LabEvent =
       readonly bytesOut: number;
       readonly error: string | null;
     })
-  /** Sent to one observer that could not keep up: this many events were not delivered to it. */
+  /**
+   * Sent to one observer that could not keep up: `count` events were not delivered to it, the
+   * last of them numbered `seq`. It is not part of the global sequence: the next event the
+   * observer receives has a higher `seq`.
+   */
   | (EventBase & { readonly type: 'dropped'; readonly count: number });
 
 export type LabEventType = LabEvent['type'];

@@ -823,7 +823,7 @@ export class FrameParser {
           1002,
           'RFC 6455 §7.4',
           bodyStart,
-          `The close frame carries status code ${verdict.explanation}`,
+          `The close frame carries a status code that may not be sent: ${verdict.explanation}`,
         ),
       );
     }

@@ -2,7 +2,6 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_HOST, DEFAULT_PORT, parseOptions } from './options.ts';
 import { type LabServer, startLabServer } from './server.ts';
 import { siteIsStale } from './site-build.ts';
 
@@ -50,25 +49,5 @@ describe('lab server: the built site on one port', () => {
     writeFileSync(join(root, 'content', 'new.mdx'), '# new');
     utimesSync(join(root, 'content', 'new.mdx'), later, later);
     expect(siteIsStale(root)).toBe(true);
-  });
-});
-
-describe('lab server options', () => {
-  it('defaults to loopback and the documented port', () => {
-    expect(parseOptions([])).toEqual({
-      host: DEFAULT_HOST,
-      port: DEFAULT_PORT,
-      build: true,
-      help: false,
-    });
-  });
-
-  it('rejects a port that is not a whole number from 0 to 65535, saying why', () => {
-    expect(() => parseOptions(['--port', 'abc'])).toThrow(/--port must be a whole number/);
-    expect(() => parseOptions(['--port', '70000'])).toThrow(/--port must be a whole number/);
-  });
-
-  it('rejects unknown flags', () => {
-    expect(() => parseOptions(['--nope'])).toThrow();
   });
 });

@@ -8,18 +8,7 @@ export interface ObserveOptions {
 }
 
 /** Events held for one observer between two turns of the event loop. */
-const MAX_QUEUED = 10_000;
-
-/** Each event is serialised once, however many observers receive it. */
-const json = new WeakMap<LabEvent, string>();
-function serialise(event: LabEvent): string {
-  let text = json.get(event);
-  if (text === undefined) {
-    text = JSON.stringify(event);
-    json.set(event, text);
-  }
-  return text;
-}
+const MAX_QUEUED = 2_000;
 
 /**
  * /observe[?id=N]: the annotation stream as JSON text messages, for every connection or one.
@@ -70,13 +59,16 @@ export function observe(
         ws.send(JSON.stringify(marker));
         dropped = 0;
       }
-      ws.send(serialise(event));
+      ws.send(registry.json(event));
     }
   };
   const unsubscribe = registry.subscribe((event) => {
     if (only !== undefined && event.conn !== only) return;
     if (queue.length >= MAX_QUEUED || ws.bufferedAmount > options.budgetBytes) {
-      dropped++;
+      // Drop what waits too, so the marker, sent before the next event, covers a gap that
+      // really comes before it.
+      dropped += queue.length + 1;
+      queue = [];
       lastDropped = event.seq;
       return;
     }

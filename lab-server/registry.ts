@@ -33,6 +33,7 @@ export class Registry {
   readonly #listeners = new Set<Listener>();
   #nextConn = 1;
   #seq = 0;
+  readonly #json = new Map<number, string>();
 
   now(): number {
     return Math.round((performance.now() - this.#start) * 1000) / 1000;
@@ -73,6 +74,21 @@ export class Registry {
     const event = { v: ANNOTATION_SCHEMA_VERSION, seq: ++this.#seq, t, ...draft } as LabEvent;
     for (const listener of this.#listeners) listener(event);
     return event;
+  }
+
+  /**
+   * The event as JSON, serialised once however many observers send it. They all send the events
+   * of one turn in the next, so a small cache by sequence number is enough (a WeakMap keyed by
+   * every event made garbage collection the main cost under load).
+   */
+  json(event: LabEvent): string {
+    let text = this.#json.get(event.seq);
+    if (text === undefined) {
+      text = JSON.stringify(event);
+      this.#json.set(event.seq, text);
+      if (this.#json.size > 512) this.#json.delete(this.#json.keys().next().value as number);
+    }
+    return text;
   }
 
   subscribe(listener: Listener): () => void {

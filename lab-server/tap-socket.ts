@@ -90,13 +90,16 @@ export class TapSocket extends Duplex {
     this.socket.resume();
   }
 
+  // A write is done once the socket took it; waiting for the socket's own callback would hold
+  // every later write back a turn of the event loop. Backpressure still reaches the writer.
   override _write(
     chunk: Buffer,
     _encoding: BufferEncoding,
     callback: (error?: Error | null) => void,
   ): void {
     this.#hooks.outgoing(chunk);
-    this.socket.write(chunk, callback);
+    if (this.socket.write(chunk)) callback();
+    else this.socket.once('drain', () => callback());
   }
 
   override _writev(
@@ -104,13 +107,14 @@ export class TapSocket extends Duplex {
     callback: (error?: Error | null) => void,
   ): void {
     this.socket.cork();
-    for (let i = 0; i < chunks.length; i++) {
-      const { chunk } = chunks[i] as { chunk: Buffer };
+    let flowing = true;
+    for (const { chunk } of chunks) {
       this.#hooks.outgoing(chunk);
-      if (i === chunks.length - 1) this.socket.write(chunk, callback);
-      else this.socket.write(chunk);
+      flowing = this.socket.write(chunk);
     }
     this.socket.uncork();
+    if (flowing) callback();
+    else this.socket.once('drain', () => callback());
   }
 
   override _final(callback: (error?: Error | null) => void): void {

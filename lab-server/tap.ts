@@ -65,6 +65,8 @@ interface Slot {
 
 /** How many early bytes (sent before the server answered the upgrade) are kept. */
 const EARLY_LIMIT = 64 * 1024;
+/** Payload bytes each annotation shows; lengths stay exact. Enough to read, small to send. */
+const PREVIEW_LIMIT = 256;
 
 export class ConnectionTap {
   readonly #options: TapOptions;
@@ -341,6 +343,7 @@ export class ConnectionTap {
       maxPayload,
       maxFragments,
       extensions,
+      previewLimit: PREVIEW_LIMIT,
       startOffset: this.#clientOffset,
       onEvent: (event) => {
         if (event.kind === 'frame' && event.frame.problems.some((p) => p.fatal)) {
@@ -448,6 +451,7 @@ export class ConnectionTap {
       direction: 'server-to-client',
       maxPayload: Number.MAX_SAFE_INTEGER,
       extensions: { rsv1: offered.some((e) => e.name === 'permessage-deflate') },
+      previewLimit: PREVIEW_LIMIT,
       startOffset: this.#serverOffset,
       onEvent: (event) => this.#parserEvent('server-to-client', event),
     });

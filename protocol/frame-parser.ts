@@ -864,143 +864,204 @@ export class FrameParser {
     const plain =
       frame.maskingKey === null ? wire : (plainPreview ?? joined(frame.plain, frame.kept));
     const keep = Math.min(frame.kept, this.#previewLimit);
-    const parser = this;
-    let fields: FieldAnnotation[] | undefined;
-    const annotated: AnnotatedFrame = {
-      index: frame.index,
-      direction: this.#direction,
-      streamOffset: frame.start,
-      headerLength: frame.headerLength,
-      header: frame.header,
-      fin: frame.fin,
-      rsv1: frame.rsv1,
-      rsv2: frame.rsv2,
-      rsv3: frame.rsv3,
-      opcode: frame.opcode,
-      opcodeName: (opcodeInfo[frame.opcode] as OpcodeInfo).name,
-      mask: frame.mask,
-      payloadLength: frame.payloadLength,
-      lengthForm: frame.lengthForm,
-      maskingKey: frame.maskingKey,
-      payloadPreview: keep < wire.length ? wire.subarray(0, keep) : wire,
-      unmaskedPreview: keep < plain.length ? plain.subarray(0, keep) : plain,
-      payloadReceived: frame.received,
+    const annotated = new Frame(
+      frame,
+      this.#direction,
       complete,
-      // Built on first read: the lab server's tap parses every frame to gate the bytes, but
-      // annotates only when someone is watching.
-      get fields() {
-        fields ??= parser.#annotate(frame, wire);
-        return fields;
-      },
-      problems: frame.problems,
-      ...(close !== undefined ? { close } : {}),
-    };
+      keep < wire.length ? wire.subarray(0, keep) : wire,
+      keep < plain.length ? plain.subarray(0, keep) : plain,
+      wire,
+      this.#rsvAllowed[0],
+      close,
+    );
     this.#emit({ kind: 'frame', frame: annotated });
-  }
-
-  #annotate(frame: FrameInProgress, wire: Uint8Array): FieldAnnotation[] {
-    const at = frame.start;
-    // At least the first two header bytes are in, even for a frame that failed early.
-    const b0 = frame.header[0] as number;
-    const b1 = frame.header[1] as number;
-    const fields: FieldAnnotation[] = [
-      flag('fin', 'FIN', at, 0, frame.fin, FIN_MEANING[frame.fin ? 1 : 0] as string),
-      flag('rsv1', 'RSV1', at, 1, frame.rsv1, this.#rsvMeaning(0, frame.rsv1)),
-      flag('rsv2', 'RSV2', at, 2, frame.rsv2, this.#rsvMeaning(1, frame.rsv2)),
-      flag('rsv3', 'RSV3', at, 3, frame.rsv3, this.#rsvMeaning(2, frame.rsv3)),
-      {
-        name: 'opcode',
-        label: 'opcode',
-        byteOffset: at,
-        bitOffset: 4,
-        bitWidth: 4,
-        bits: BITS4[b0 & 0x0f] as string,
-        value: frame.opcode,
-        meaning: (opcodeInfo[frame.opcode] as OpcodeInfo).meaning,
-      },
-      {
-        name: 'mask',
-        label: 'MASK',
-        byteOffset: at + 1,
-        bitOffset: 0,
-        bitWidth: 1,
-        bits: frame.mask ? '1' : '0',
-        value: frame.mask ? 1 : 0,
-        meaning: MASK_MEANING[frame.mask ? 1 : 0] as string,
-      },
-      {
-        name: 'payloadLength',
-        label: 'Payload len',
-        byteOffset: at + 1,
-        bitOffset: 1,
-        bitWidth: 7,
-        bits: BITS7[b1 & 0x7f] as string,
-        value: frame.length7,
-        meaning: LENGTH7_MEANING[frame.length7] as string,
-      },
-    ];
-    const header = frame.header;
-    const extended = frame.lengthForm === '7-bit' ? 0 : frame.lengthForm === '16-bit' ? 2 : 8;
-    if (extended > 0 && header.length >= 2 + extended) {
-      let raw = '';
-      for (let i = 0; i < extended; i++) raw += BITS8[header[2 + i] as number];
-      fields.push({
-        name: 'extendedPayloadLength',
-        label: 'Extended payload length',
-        byteOffset: at + 2,
-        bitOffset: 0,
-        bitWidth: extended * 8,
-        bits: raw,
-        value:
-          typeof frame.payloadLength === 'bigint'
-            ? frame.payloadLength.toString()
-            : frame.payloadLength,
-        meaning: `The payload is ${frame.payloadLength} bytes long (${frame.lengthForm} form; RFC 6455 §5.2).`,
-      });
-    }
-    const key = frame.maskingKey;
-    if (key !== null) {
-      const k0 = key[0] as number;
-      const k1 = key[1] as number;
-      const k2 = key[2] as number;
-      const k3 = key[3] as number;
-      fields.push({
-        name: 'maskingKey',
-        label: 'Masking-key',
-        byteOffset: at + frame.headerLength - 4,
-        bitOffset: 0,
-        bitWidth: 32,
-        bits: `${BITS8[k0]}${BITS8[k1]}${BITS8[k2]}${BITS8[k3]}`,
-        value: `${HEX[k0]}${HEX[k1]}${HEX[k2]}${HEX[k3]}`,
-        meaning: KEY_MEANING,
-      });
-    }
-    if (header.length === frame.headerLength) {
-      const length = frame.payloadLength;
-      const shown = wire.length > VALUE_BYTES ? wire.subarray(0, VALUE_BYTES) : wire;
-      const kind = frame.control
-        ? `${(opcodeInfo[frame.opcode] as OpcodeInfo).name} payload`
-        : 'message data';
-      fields.push({
-        name: 'payload',
-        label: 'Payload data',
-        byteOffset: at + frame.headerLength,
-        bitOffset: 0,
-        bitWidth: Number(length) * 8,
-        bits: '',
-        value: toHex(shown, ' ') + (frame.received > VALUE_BYTES ? ' …' : ''),
-        meaning: `${length} byte${length === 1 || length === 1n ? '' : 's'} of ${kind}${frame.mask ? ', masked' : ''}${frame.received < Number(length) ? `; ${frame.received} received` : ''}.`,
-      });
-    }
-    return fields;
-  }
-
-  #rsvMeaning(i: 0 | 1 | 2, set: boolean): string {
-    if (!set) return RSV_CLEAR;
-    return i === 0 && this.#rsvAllowed[0] ? RSV1_COMPRESSED : (RSV_SET[i] as string);
   }
 }
 
+/**
+ * A parsed frame. Its field annotations are built when first read: the lab server's tap parses
+ * every frame to gate the bytes, but annotates only when someone is watching. A class, not an
+ * object literal with a getter, which V8 builds on a slow path.
+ */
+class Frame implements AnnotatedFrame {
+  readonly index: number;
+  readonly direction: Direction;
+  readonly streamOffset: number;
+  readonly headerLength: number;
+  readonly header: Uint8Array;
+  readonly fin: boolean;
+  readonly rsv1: boolean;
+  readonly rsv2: boolean;
+  readonly rsv3: boolean;
+  readonly opcode: number;
+  readonly opcodeName: string;
+  readonly mask: boolean;
+  readonly payloadLength: number | bigint;
+  readonly lengthForm: LengthForm;
+  readonly maskingKey: Uint8Array | null;
+  readonly payloadPreview: Uint8Array;
+  readonly unmaskedPreview: Uint8Array;
+  readonly payloadReceived: number;
+  readonly complete: boolean;
+  readonly problems: readonly Problem[];
+  declare readonly close?: { readonly code: number | null; readonly reason: string };
+  readonly #source: FrameInProgress;
+  readonly #wire: Uint8Array;
+  readonly #rsv1Compressed: boolean;
+  #fields: FieldAnnotation[] | undefined;
+
+  constructor(
+    frame: FrameInProgress,
+    direction: Direction,
+    complete: boolean,
+    payloadPreview: Uint8Array,
+    unmaskedPreview: Uint8Array,
+    wire: Uint8Array,
+    rsv1Compressed: boolean,
+    close: AnnotatedFrame['close'] | undefined,
+  ) {
+    this.index = frame.index;
+    this.direction = direction;
+    this.streamOffset = frame.start;
+    this.headerLength = frame.headerLength;
+    this.header = frame.header;
+    this.fin = frame.fin;
+    this.rsv1 = frame.rsv1;
+    this.rsv2 = frame.rsv2;
+    this.rsv3 = frame.rsv3;
+    this.opcode = frame.opcode;
+    this.opcodeName = (opcodeInfo[frame.opcode] as OpcodeInfo).name;
+    this.mask = frame.mask;
+    this.payloadLength = frame.payloadLength;
+    this.lengthForm = frame.lengthForm;
+    this.maskingKey = frame.maskingKey;
+    this.payloadPreview = payloadPreview;
+    this.unmaskedPreview = unmaskedPreview;
+    this.payloadReceived = frame.received;
+    this.complete = complete;
+    this.problems = frame.problems;
+    if (close !== undefined) (this as { close?: AnnotatedFrame['close'] }).close = close;
+    this.#source = frame;
+    this.#wire = wire;
+    this.#rsv1Compressed = rsv1Compressed;
+  }
+
+  get fields(): readonly FieldAnnotation[] {
+    this.#fields ??= annotate(this.#source, this.#wire, this.#rsv1Compressed);
+    return this.#fields;
+  }
+
+  /** JSON carries the fields too, as a plain data object would. */
+  toJSON(): AnnotatedFrame {
+    return { ...this, fields: this.fields };
+  }
+}
+
+function annotate(
+  frame: FrameInProgress,
+  wire: Uint8Array,
+  rsv1Compressed: boolean,
+): FieldAnnotation[] {
+  const at = frame.start;
+  // At least the first two header bytes are in, even for a frame that failed early.
+  const b0 = frame.header[0] as number;
+  const b1 = frame.header[1] as number;
+  const fields: FieldAnnotation[] = [
+    flag('fin', 'FIN', at, 0, frame.fin, FIN_MEANING[frame.fin ? 1 : 0] as string),
+    flag('rsv1', 'RSV1', at, 1, frame.rsv1, rsvMeaning(rsv1Compressed, 0, frame.rsv1)),
+    flag('rsv2', 'RSV2', at, 2, frame.rsv2, rsvMeaning(rsv1Compressed, 1, frame.rsv2)),
+    flag('rsv3', 'RSV3', at, 3, frame.rsv3, rsvMeaning(rsv1Compressed, 2, frame.rsv3)),
+    {
+      name: 'opcode',
+      label: 'opcode',
+      byteOffset: at,
+      bitOffset: 4,
+      bitWidth: 4,
+      bits: BITS4[b0 & 0x0f] as string,
+      value: frame.opcode,
+      meaning: (opcodeInfo[frame.opcode] as OpcodeInfo).meaning,
+    },
+    {
+      name: 'mask',
+      label: 'MASK',
+      byteOffset: at + 1,
+      bitOffset: 0,
+      bitWidth: 1,
+      bits: frame.mask ? '1' : '0',
+      value: frame.mask ? 1 : 0,
+      meaning: MASK_MEANING[frame.mask ? 1 : 0] as string,
+    },
+    {
+      name: 'payloadLength',
+      label: 'Payload len',
+      byteOffset: at + 1,
+      bitOffset: 1,
+      bitWidth: 7,
+      bits: BITS7[b1 & 0x7f] as string,
+      value: frame.length7,
+      meaning: LENGTH7_MEANING[frame.length7] as string,
+    },
+  ];
+  const header = frame.header;
+  const extended = frame.lengthForm === '7-bit' ? 0 : frame.lengthForm === '16-bit' ? 2 : 8;
+  if (extended > 0 && header.length >= 2 + extended) {
+    let raw = '';
+    for (let i = 0; i < extended; i++) raw += BITS8[header[2 + i] as number];
+    fields.push({
+      name: 'extendedPayloadLength',
+      label: 'Extended payload length',
+      byteOffset: at + 2,
+      bitOffset: 0,
+      bitWidth: extended * 8,
+      bits: raw,
+      value:
+        typeof frame.payloadLength === 'bigint'
+          ? frame.payloadLength.toString()
+          : frame.payloadLength,
+      meaning: `The payload is ${frame.payloadLength} bytes long (${frame.lengthForm} form; RFC 6455 §5.2).`,
+    });
+  }
+  const key = frame.maskingKey;
+  if (key !== null) {
+    const k0 = key[0] as number;
+    const k1 = key[1] as number;
+    const k2 = key[2] as number;
+    const k3 = key[3] as number;
+    fields.push({
+      name: 'maskingKey',
+      label: 'Masking-key',
+      byteOffset: at + frame.headerLength - 4,
+      bitOffset: 0,
+      bitWidth: 32,
+      bits: `${BITS8[k0]}${BITS8[k1]}${BITS8[k2]}${BITS8[k3]}`,
+      value: `${HEX[k0]}${HEX[k1]}${HEX[k2]}${HEX[k3]}`,
+      meaning: KEY_MEANING,
+    });
+  }
+  if (header.length === frame.headerLength) {
+    const length = frame.payloadLength;
+    const shown = wire.length > VALUE_BYTES ? wire.subarray(0, VALUE_BYTES) : wire;
+    const kind = frame.control
+      ? `${(opcodeInfo[frame.opcode] as OpcodeInfo).name} payload`
+      : 'message data';
+    fields.push({
+      name: 'payload',
+      label: 'Payload data',
+      byteOffset: at + frame.headerLength,
+      bitOffset: 0,
+      bitWidth: Number(length) * 8,
+      bits: '',
+      value: toHex(shown, ' ') + (frame.received > VALUE_BYTES ? ' …' : ''),
+      meaning: `${length} byte${length === 1 || length === 1n ? '' : 's'} of ${kind}${frame.mask ? ', masked' : ''}${frame.received < Number(length) ? `; ${frame.received} received` : ''}.`,
+    });
+  }
+  return fields;
+}
+
+function rsvMeaning(rsv1Compressed: boolean, i: 0 | 1 | 2, set: boolean): string {
+  if (!set) return RSV_CLEAR;
+  return i === 0 && rsv1Compressed ? RSV1_COMPRESSED : (RSV_SET[i] as string);
+}
 const decoder = new TextDecoder();
 
 function flag(

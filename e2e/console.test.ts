@@ -7,60 +7,22 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import {
-  type Browser,
-  type BrowserContext,
-  type BrowserContextOptions,
-  chromium,
-  type Page,
-} from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import sirv from 'sirv';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, type OpenOptions, type Session, Sessions } from './browser.ts';
 import { type StaticServer, serveDist } from './serve.ts';
 
 const screenshots = fileURLToPath(new URL('./screenshots', import.meta.url));
 const dist = fileURLToPath(new URL('../dist', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let server: StaticServer;
 let browser: Browser;
 
-interface Session {
-  readonly context: BrowserContext;
-  readonly page: Page;
-  /** HTTP requests and WebSocket connections the page made. */
-  readonly requests: string[];
-  readonly errors: string[];
-  /** Console errors the test expects (a refused WebSocket), matched and not counted. */
-  readonly expected: RegExp[];
-}
-const sessions: Session[] = [];
+const sessions = new Sessions();
 
-async function open(
-  url: string,
-  options: BrowserContextOptions & { expectErrors?: RegExp[] } = {},
-): Promise<Session> {
-  const { expectErrors = [], ...contextOptions } = options;
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 1000 },
-    ...contextOptions,
-  });
-  const page = await context.newPage();
-  const session: Session = { context, page, requests: [], errors: [], expected: expectErrors };
-  context.on('request', (request) => session.requests.push(request.url()));
-  page.on('websocket', (ws) => session.requests.push(ws.url()));
-  page.on('pageerror', (error) => session.errors.push(error.message));
-  page.on('response', (response) => {
-    if (response.status() >= 400) session.errors.push(`${response.status()} ${response.url()}`);
-  });
-  page.on('console', (message) => {
-    if (message.type() !== 'error') return;
-    const text = message.text();
-    if (!session.expected.some((pattern) => pattern.test(text))) session.errors.push(text);
-  });
-  sessions.push(session);
-  await page.goto(url, { waitUntil: 'load' });
-  return session;
+function open(url: string, options: OpenOptions = {}): Promise<Session> {
+  return sessions.open(browser, url, { viewport: { width: 1280, height: 1000 }, ...options });
 }
 
 /** The terminal's visible rows, as text. */
@@ -141,35 +103,11 @@ const tableRows = (page: Page) =>
 
 beforeAll(async () => {
   server = await serveDist();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   mkdirSync(screenshots, { recursive: true });
 });
 
-afterEach(async () => {
-  const done = sessions.splice(0);
-  for (const session of done) await session.context.close();
-  for (const session of done) {
-    expect(session.errors, 'errors in the page').toEqual([]);
-    expect(session.requests.length).toBeGreaterThan(0);
-    const foreign = session.requests.filter((url) => {
-      const { protocol, hostname } = new URL(url);
-      return !(protocol === 'data:' || protocol === 'blob:' || hostname === '127.0.0.1');
-    });
-    expect(foreign, 'requests to hosts other than 127.0.0.1').toEqual([]);
-  }
-});
+afterEach(() => sessions.check());
 
 afterAll(async () => {
   await browser?.close();

@@ -4,18 +4,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import {
-  type Browser,
-  type BrowserContext,
-  type BrowserContextOptions,
-  chromium,
-  type Page,
-} from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, type OpenOptions, type Session, Sessions } from './browser.ts';
 import { type StaticServer, serveDist } from './serve.ts';
 
 const screenshots = fileURLToPath(new URL('./screenshots', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 const MASKED_HELLO = '81 85 37 fa 21 3d 7f 9f 4d 51 58';
 const UNMASKED_HELLO = '81 05 48 65 6c 6c 6f';
@@ -23,29 +17,10 @@ const UNMASKED_HELLO = '81 05 48 65 6c 6c 6f';
 let server: StaticServer;
 let browser: Browser;
 
-interface Session {
-  readonly context: BrowserContext;
-  readonly page: Page;
-  readonly requests: string[];
-  readonly errors: string[];
-}
-const sessions: Session[] = [];
+const sessions = new Sessions();
 
-async function open(path: string, options: BrowserContextOptions = {}): Promise<Session> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
-  const page = await context.newPage();
-  const session: Session = { context, page, requests: [], errors: [] };
-  context.on('request', (request) => session.requests.push(request.url()));
-  page.on('pageerror', (error) => session.errors.push(error.message));
-  page.on('response', (response) => {
-    if (response.status() >= 400) session.errors.push(`${response.status()} ${response.url()}`);
-  });
-  page.on('console', (message) => {
-    if (message.type() === 'error') session.errors.push(message.text());
-  });
-  sessions.push(session);
-  await page.goto(`${server.url}${path}`, { waitUntil: 'networkidle' });
-  return session;
+function open(path: string, options: OpenOptions = {}): Promise<Session> {
+  return sessions.open(browser, `${server.url}${path}`, { waitUntil: 'networkidle', ...options });
 }
 
 /** Types `hex` into the decoder, as `direction`, and waits for the decoder to show `summary`. */
@@ -69,37 +44,11 @@ const field = (page: Page, name: string) => page.locator(`.fd-cell[data-field="$
 
 beforeAll(async () => {
   server = await serveDist();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   mkdirSync(screenshots, { recursive: true });
 });
 
-afterEach(async () => {
-  const done = sessions.splice(0);
-  for (const session of done) await session.context.close();
-  for (const session of done) {
-    expect(session.errors, 'errors in the page').toEqual([]);
-    expect(session.requests.length).toBeGreaterThan(0);
-    const foreign = session.requests.filter((url) => {
-      const { protocol, hostname } = new URL(url);
-      return !(protocol === 'data:' || protocol === 'blob:' || hostname === '127.0.0.1');
-    });
-    expect(foreign, 'requests to hosts other than 127.0.0.1 (the site must work offline)').toEqual(
-      [],
-    );
-  }
-});
+afterEach(() => sessions.check());
 
 afterAll(async () => {
   await browser?.close();

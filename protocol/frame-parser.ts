@@ -17,7 +17,7 @@
  * preview limit.
  */
 import { describeCloseCode } from './close-codes.ts';
-import { MessageAssembler } from './message.ts';
+import { concat, MessageAssembler } from './message.ts';
 import { problem } from './problem.ts';
 import type {
   AnnotatedFrame,
@@ -235,18 +235,6 @@ function plainBytes(chunk: Uint8Array): Uint8Array {
 function copyOf(bytes: Uint8Array, length: number, from = 0): Uint8Array {
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) out[i] = bytes[from + i] as number;
-  return out;
-}
-
-function joined(pieces: readonly Uint8Array[], length: number): Uint8Array {
-  if (pieces.length === 1) return pieces[0] as Uint8Array;
-  if (pieces.length === 0) return EMPTY;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
-  }
   return out;
 }
 
@@ -791,7 +779,7 @@ export class FrameParser {
   }
 
   #finishFrame(frame: FrameInProgress): void {
-    const plain = joined(frame.plain, frame.kept);
+    const plain = concat(frame.plain, frame.kept);
     let message: AssembledMessage | null = null;
     if (frame.assembling) {
       const done = this.#messages.endFrame(plain, this.#offset);
@@ -860,9 +848,9 @@ export class FrameParser {
     plainPreview?: Uint8Array,
   ): void {
     this.#frame = null;
-    const wire = joined(frame.wire, frame.kept);
+    const wire = concat(frame.wire, frame.kept);
     const plain =
-      frame.maskingKey === null ? wire : (plainPreview ?? joined(frame.plain, frame.kept));
+      frame.maskingKey === null ? wire : (plainPreview ?? concat(frame.plain, frame.kept));
     const keep = Math.min(frame.kept, this.#previewLimit);
     const annotated = new Frame(
       frame,

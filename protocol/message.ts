@@ -200,6 +200,7 @@ export class MessageAssembler {
   }
 }
 
+/** The pieces joined; a single piece is returned as it is. */
 export function concat(pieces: readonly Uint8Array[], length: number): Uint8Array {
   if (pieces.length === 1) return pieces[0] as Uint8Array;
   const out = new Uint8Array(length);

@@ -56,5 +56,7 @@ describe('spacedHex', () => {
   it('spaces the bytes and counts what it leaves out', () => {
     expect(spacedHex('48656c6c6f')).toBe('48 65 6c 6c 6f');
     expect(spacedHex('0001020304', 2)).toBe('00 01 … (3 more)');
+    // A preview of a longer payload counts the bytes it does not hold too.
+    expect(spacedHex('0001020304', 2, 300)).toBe('00 01 … (298 more)');
   });
 });

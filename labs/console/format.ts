@@ -5,11 +5,15 @@
 import type { LabEvent } from '../../protocol/annotations.ts';
 import { visible } from '../../protocol/render-text.ts';
 
-/** `48656c` → `48 65 6c`, at most `limit` bytes, with a count of the rest. */
-export function spacedHex(hex: string, limit = 24): string {
+/**
+ * `48656c` → `48 65 6c`, at most `limit` bytes, with a count of the rest. `total` is the real
+ * length when `hex` is only a preview of it.
+ */
+export function spacedHex(hex: string, limit = 24, total?: number): string {
   const bytes = hex.match(/../g) ?? [];
+  const length = total ?? bytes.length;
   const shown = bytes.slice(0, limit).join(' ');
-  return bytes.length > limit ? `${shown} … (${bytes.length - limit} more)` : shown;
+  return length > limit ? `${shown} … (${length - Math.min(limit, bytes.length)} more)` : shown;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
@@ -49,7 +53,7 @@ export function frameRow(event: LabEvent): FrameRow | null {
         ? `${f.close.code}${f.close.reason === '' ? '' : ` ${quoted(f.close.reason)}`}`
         : isText
           ? quoted(hexToText(f.unmaskedHex))
-          : spacedHex(f.unmaskedHex, 8);
+          : spacedHex(f.unmaskedHex, 8, f.payloadReceived);
   return {
     seq: event.seq,
     direction: event.direction,
@@ -58,7 +62,7 @@ export function frameRow(event: LabEvent): FrameRow | null {
     mask: f.mask ? '1' : '0',
     maskingKey: f.maskingKey === null ? '—' : spacedHex(f.maskingKey),
     length: `${f.payloadLength} (${f.lengthForm})`,
-    wire: f.payloadHex === '' ? '—' : spacedHex(f.payloadHex, 8),
+    wire: f.payloadHex === '' ? '—' : spacedHex(f.payloadHex, 8, f.payloadReceived),
     payload,
   };
 }

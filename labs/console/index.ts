@@ -176,7 +176,7 @@ export function mount(element: HTMLElement, options: LiveConsoleOptions = {}): M
   bitsToggle.addEventListener('change', () => {
     verbosity = bitsToggle.checked ? 'bits' : 'normal';
   });
-  const clearButton = h('button', { type: 'button', class: 'lc-chip' }, 'Clear');
+  const clearButton = h('button', { type: 'button', class: 'lab-chip' }, 'Clear');
   clearButton.addEventListener('click', () => term.clear());
   const themeProbe = h('span', { class: 'lc-probe', 'aria-hidden': 'true' });
 
@@ -190,7 +190,7 @@ export function mount(element: HTMLElement, options: LiveConsoleOptions = {}): M
     return { input, label: h('label', { class: 'lc-inline' }, input, ` ${label}`) };
   });
   const exampleButtons = EXAMPLES.map((example) => {
-    const button = h('button', { type: 'button', class: 'lc-chip' }, example.label);
+    const button = h('button', { type: 'button', class: 'lab-chip' }, example.label);
     button.addEventListener('click', () => {
       setFormat(example.format);
       editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: example.text } });

@@ -84,7 +84,7 @@ export function mount(element: HTMLElement, options: FrameDecoderOptions = {}): 
   });
 
   const exampleButtons = EXAMPLES.map((example) =>
-    h('button', { type: 'button', class: 'fd-example', title: example.description }, example.label),
+    h('button', { type: 'button', class: 'lab-chip', title: example.description }, example.label),
   );
 
   const root = h(

@@ -292,7 +292,7 @@ export class FrameParser {
   #events: ParserEvent[] = [];
   #afterClose = false;
   /** Reused to unmask text beyond the preview for UTF-8 validation. */
-  #scratch = new Uint8Array(0);
+  #scratch: Uint8Array = EMPTY;
 
   constructor(options: FrameParserOptions) {
     this.#direction = options.direction;

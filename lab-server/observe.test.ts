@@ -6,7 +6,7 @@ import { clientFrame, closeOf, OP, parseWireFrames } from './test-support/frames
 import { liveHeap } from './test-support/heap.ts';
 import { delay, eventually, startTestLab, type TestLab } from './test-support/lab.ts';
 import { RawClient } from './test-support/raw-client.ts';
-import { WsClient } from './test-support/ws-client.ts';
+import { expectStillEchoes, WsClient } from './test-support/ws-client.ts';
 
 let t: TestLab;
 
@@ -172,10 +172,7 @@ describe('/observe streams the annotations as JSON text messages', () => {
       const close = await observer.frame((f) => f.opcode === OP.close, 'a close frame');
       expect(closeOf(close).code).toBe(1002);
       observer.destroy();
-      const echo = await WsClient.open(`${t.ws}/echo`);
-      echo.ws.send('alive');
-      expect((await echo.next()).data.toString()).toBe('alive');
-      await echo.close();
+      await expectStillEchoes(t.ws);
     } finally {
       crashes.stop();
     }

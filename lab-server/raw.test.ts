@@ -13,7 +13,7 @@ import {
 import { liveHeap } from './test-support/heap.ts';
 import { delay, eventually, startTestLab, type TestLab } from './test-support/lab.ts';
 import { RawClient, upgradeRequest } from './test-support/raw-client.ts';
-import { WsClient } from './test-support/ws-client.ts';
+import { expectStillEchoes, WsClient } from './test-support/ws-client.ts';
 
 let t: TestLab;
 
@@ -188,10 +188,7 @@ describe('/raw relays hand-made bytes to the lab server and back', () => {
       const close = await client.frame((f) => f.opcode === OP.close, 'a close frame');
       expect(closeOf(close).code).toBe(1002);
       client.destroy();
-      const echo = await WsClient.open(`${t.ws}/echo`);
-      echo.ws.send('alive');
-      expect((await echo.next()).data.toString()).toBe('alive');
-      await echo.close();
+      await expectStillEchoes(t.ws);
     } finally {
       crashes.stop();
     }

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { type ClientOptions, WebSocket } from 'ws';
 import { delay } from './lab.ts';
 
@@ -66,4 +67,12 @@ export class WsClient {
     }
     return this.closed;
   }
+}
+
+/** The server at `wsBase` still serves a new client: a message to /echo comes back. */
+export async function expectStillEchoes(wsBase: string): Promise<void> {
+  const client = await WsClient.open(`${wsBase}/echo`);
+  client.ws.send('alive');
+  expect((await client.next()).data.toString()).toBe('alive');
+  await client.close();
 }

@@ -1,0 +1,26 @@
+/**
+ * Every exercise on the site, by id. Each chapter keeps its exercises in
+ * `labs/exercises/chapters/<chapter>.ts`; this file only gathers them, so the browser view and the
+ * classroom server look exercises up in one place.
+ */
+import type { ChapterId, Exercise } from './types.ts';
+
+const ALL: readonly Exercise[] = [];
+
+const BY_ID = new Map<string, Exercise>();
+for (const exercise of ALL) {
+  if (BY_ID.has(exercise.id)) throw new Error(`two exercises share the id ${exercise.id}`);
+  BY_ID.set(exercise.id, exercise);
+}
+
+export function exerciseById(id: string): Exercise | undefined {
+  return BY_ID.get(id);
+}
+
+export function exercisesOf(chapter: ChapterId): readonly Exercise[] {
+  return ALL.filter((exercise) => exercise.chapter === chapter);
+}
+
+export function allExercises(): readonly Exercise[] {
+  return ALL;
+}

@@ -254,6 +254,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
         else if (route === 'observe')
           observe(ws, new URL(request.target, 'http://lab'), registry, {
             budgetBytes: limits.observerBudgetBytes,
+            socket: connection.socket,
           });
         else raw(ws, { host: relayHost, port, claim });
         // Once the endpoint listens: ws emits the messages of these bytes at once.

@@ -410,7 +410,7 @@ export function mount(element: HTMLElement, options: MessagesLabOptions = {}): M
             'data-kind': step.frame === null ? 'unread' : failed ? 'failed' : 'ok',
           },
           h('p', { class: 'ml-step-title' }, `Frame ${step.index + 1}`),
-          ...step.notes.map((note) => h('p', {}, note)),
+          ...step.notes.slice(0, 1).map((note) => h('p', {}, note)),
           ...step.problems.map((problem) =>
             h(
               'p',
@@ -418,6 +418,7 @@ export function mount(element: HTMLElement, options: MessagesLabOptions = {}): M
               `✗ ${problem.explanation} (${problem.section}; close code ${problem.closeCode ?? 'none'})`,
             ),
           ),
+          ...step.notes.slice(1).map((note) => h('p', {}, note)),
           h('p', { class: 'ml-state' }, step.state),
         );
       }),

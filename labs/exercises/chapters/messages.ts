@@ -631,7 +631,7 @@ const liveFragmented = defineExercise<LiveFragmentParams>({
   id: 'messages-live-fragmented',
   chapter: 'messages',
   kind: 'live',
-  labPath: '/messages/#lab',
+  labPath: '/messages/#try-it-the-messages-lab',
   title: 'Send a fragmented message with a ping inside it',
   generate: (rng) => ({ text: phrase(rng) }),
   prompt: (p) => ({
@@ -712,7 +712,7 @@ const liveInvalidUtf8 = defineExercise<LiveInvalidParams>({
   id: 'messages-live-1007',
   chapter: 'messages',
   kind: 'live',
-  labPath: '/messages/#lab',
+  labPath: '/messages/#try-it-the-messages-lab',
   title: 'Make the server close with 1007',
   generate: (rng) => ({ word: rng.pick(WORDS) }),
   prompt: (p) => ({

@@ -85,6 +85,9 @@ describe('messages lab with the lab server', () => {
     expect(await page.getByRole('status').textContent()).toMatch(
       /101 Switching Protocols; 4 frames sent on connection \d+/,
     );
+    await expect
+      .poll(() => page.locator('.ml-agreement').textContent())
+      .toBe('✓ The lab server answered as the step-by-step assembly predicted (pong, echo).');
     await screenshot(page, 'messages-light');
   });
 
@@ -105,6 +108,9 @@ describe('messages lab with the lab server', () => {
     await expect
       .poll(() => page.getByRole('status').textContent())
       .toMatch(/Connection \d+ is closed\./);
+    expect(await page.locator('.ml-agreement').textContent()).toBe(
+      '✓ The lab server answered as the step-by-step assembly predicted (close 1007).',
+    );
   });
 
   it('is usable with the keyboard alone: add a frame, type its payload, move it, remove it', async () => {
@@ -210,6 +216,7 @@ describe('messages lab without the lab server', () => {
       'The lab server is not running. Start it with pnpm install && pnpm lab and reload.',
     );
     expect(await alert.textContent()).toContain('ws://127.0.0.1:6455/raw');
+    expect(await page.getByRole('status').textContent()).toBe('The lab server is not running.');
     await screenshot(page, 'messages-no-server');
   });
 });

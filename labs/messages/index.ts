@@ -19,8 +19,10 @@ import {
 import {
   type Assembly,
   assemble,
+  compareWithPrediction,
   describeAnswer,
   type Encoded,
+  type ExpectedReply,
   encodeDrafts,
   FRAME_KINDS,
   type FrameDraft,
@@ -87,6 +89,9 @@ export function mount(element: HTMLElement, options: MessagesLabOptions = {}): M
   );
   const missing = h('div', { class: 'ml-missing' });
   const answers = h('ul', { class: 'ml-list ml-answers', 'aria-live': 'polite' });
+  const agreement = h('p', { class: 'ml-agreement', 'aria-live': 'polite' });
+  let predicted: readonly ExpectedReply[] = [];
+  let sentFrames = 0;
   const log = h('pre', {
     class: 'ml-log',
     tabindex: 0,
@@ -159,6 +164,7 @@ export function mount(element: HTMLElement, options: MessagesLabOptions = {}): M
       missing,
       h('p', { class: 'ml-label' }, 'What the lab server answered:'),
       answers,
+      agreement,
       h('p', { class: 'ml-label', id: `${uid}-log-label` }, 'Its annotations of the connection:'),
       log,
     ),
@@ -454,6 +460,9 @@ export function mount(element: HTMLElement, options: MessagesLabOptions = {}): M
   async function send(): Promise<void> {
     if (!encoded.ok) return;
     const frames = encoded.frames.map((f) => f.bytes);
+    predicted = assemble(frames).replies;
+    sentFrames = frames.length;
+    agreement.textContent = '';
     attempt?.abort();
     closeSockets();
     const controller = new AbortController();
@@ -472,7 +481,7 @@ export function mount(element: HTMLElement, options: MessagesLabOptions = {}): M
     }
     if (!found.ok) {
       const message = unavailableMessage(found.tried, location, fallback);
-      setStatus(message.title, 'error');
+      setStatus('The lab server is not running.', 'error');
       missing.replaceChildren(renderUnavailable(message, () => void send()));
       return;
     }
@@ -527,6 +536,16 @@ export function mount(element: HTMLElement, options: MessagesLabOptions = {}): M
     answers.replaceChildren(
       ...list.map((answer) => h('li', { 'data-kind': answer.kind }, describeAnswer(answer))),
     );
+    // Judge only once every frame sent was read, or the connection ended.
+    const read = run.events.filter(
+      (e) => e.type === 'frame' && e.direction === 'client-to-server',
+    ).length;
+    const settled = read >= sentFrames || run.phase === 'closed';
+    const verdict = settled
+      ? compareWithPrediction(predicted, list)
+      : { state: 'pending' as const };
+    agreement.dataset.state = verdict.state;
+    agreement.textContent = verdict.state === 'pending' ? '' : verdict.text;
   }
 
   function setStatus(text: string, kind: 'busy' | 'error' | 'done'): void {

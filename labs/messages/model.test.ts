@@ -1,7 +1,9 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestLab, type TestLab } from '../../lab-server/test-support/lab.ts';
 import {
   assemble,
+  compareWithPrediction,
   draft,
   encodeDrafts,
   type FrameDraft,
@@ -121,6 +123,7 @@ describe('the prediction matches the real lab server', () => {
       shown: '"Hello, world"',
     });
     expect(answers[0]).toMatchObject({ kind: 'pong', shown: '"are you there?"' });
+    expect(compareWithPrediction(assemble(frames).replies, answers).state).toBe('match');
   });
 
   it.each([
@@ -141,5 +144,62 @@ describe('the prediction matches the real lab server', () => {
     const answers = serverAnswers(result.events);
     expect(answers.find((a) => a.kind === 'close')).toMatchObject({ kind: 'close', code });
     expect(answers.find((a) => a.kind === 'problem')).toBeDefined();
+    expect(compareWithPrediction(assemble(frames).replies, answers)).toMatchObject({
+      state: 'match',
+    });
+  });
+});
+
+describe('comparing the prediction with the answers', () => {
+  it('waits for as many answers as predicted, then says whether they agree', () => {
+    const predicted = assemble(framesOf(scenario('fragmented-with-ping'))).replies;
+    const pong = { kind: 'pong', shown: '"x"' } as const;
+    const echo = { kind: 'echo', type: 'text', frames: 1, length: 1, shown: '"x"' } as const;
+    expect(compareWithPrediction(predicted, [pong]).state).toBe('pending');
+    expect(compareWithPrediction(predicted, [pong, echo]).state).toBe('match');
+    const close = { kind: 'close', code: 1002, reason: '', explanation: '' } as const;
+    expect(compareWithPrediction(predicted, [pong, close])).toMatchObject({
+      state: 'differs',
+      text: 'The lab server answered pong, close 1002; the assembly predicted pong, echo.',
+    });
+  });
+});
+
+describe('any text, cut anywhere, with pings anywhere between', () => {
+  it('assembles into the same text and answers every ping (RFC 6455 §5.4, §5.5.2)', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
+        fc.array(fc.nat(), { maxLength: 5 }),
+        fc.array(fc.nat(), { maxLength: 3 }),
+        (text, cutSeeds, pingSeeds) => {
+          const bytes = new TextEncoder().encode(text);
+          const cuts = [...new Set(cutSeeds.map((c) => 1 + (c % Math.max(1, bytes.length - 1))))]
+            .filter((c) => c < bytes.length)
+            .sort((a, b) => a - b);
+          const bounds = [0, ...cuts, bytes.length];
+          const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
+          const drafts: FrameDraft[] = [];
+          for (let i = 0; i + 1 < bounds.length; i++) {
+            const piece = bytes.subarray(bounds[i], bounds[i + 1]);
+            const last = i + 2 === bounds.length;
+            drafts.push(draft(i === 0 ? 'text' : 'continuation', last, hexOf(piece), 'hex'));
+          }
+          for (const seed of pingSeeds) {
+            // Anywhere after the first fragment and before the last one.
+            if (drafts.length < 2) break;
+            const at = 1 + (seed % (drafts.length - 1));
+            drafts.splice(at, 0, draft('ping', true, `p${seed % 10}`));
+          }
+          const assembly = assemble(framesOf(drafts));
+          expect(assembly.failure).toBeNull();
+          const echo = assembly.replies.find((r) => r.kind === 'echo');
+          expect(echo?.kind === 'echo' && echo.message.text).toBe(text);
+          expect(assembly.replies.filter((r) => r.kind === 'pong')).toHaveLength(
+            drafts.filter((d) => d.kind === 'ping').length,
+          );
+        },
+      ),
+    );
   });
 });

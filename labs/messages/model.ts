@@ -508,3 +508,37 @@ export function describeAnswer(answer: ServerAnswer): string {
       return `Found in your frames: ${answer.problem.explanation} (${answer.problem.section}${answer.problem.closeCode === null ? '' : `, close code ${answer.problem.closeCode}`})`;
   }
 }
+
+export type Agreement =
+  | { readonly state: 'pending' }
+  | { readonly state: 'match'; readonly text: string }
+  | { readonly state: 'differs'; readonly text: string };
+
+const replyKey = (kind: string, code?: number | null) =>
+  kind === 'close' ? `close ${code ?? 'without a code'}` : kind;
+
+/**
+ * Whether the lab server answered what the assembler predicted: the same pongs, echoes and close
+ * code, in the same order. Pending while fewer answers than predicted have arrived.
+ */
+export function compareWithPrediction(
+  predicted: readonly ExpectedReply[],
+  answers: readonly ServerAnswer[],
+): Agreement {
+  const want = predicted.map((r) => replyKey(r.kind, r.kind === 'close' ? r.code : undefined));
+  const got = answers
+    .filter((a) => a.kind !== 'problem')
+    .map((a) => replyKey(a.kind, a.kind === 'close' ? a.code : undefined));
+  if (got.length < want.length) return { state: 'pending' };
+  const same = want.every((key, i) => got[i] === key);
+  if (same) {
+    return {
+      state: 'match',
+      text: `✓ The lab server answered as the step-by-step assembly predicted (${want.length === 0 ? 'nothing' : want.join(', ')}).`,
+    };
+  }
+  return {
+    state: 'differs',
+    text: `The lab server answered ${got.join(', ')}; the assembly predicted ${want.length === 0 ? 'nothing' : want.join(', ')}.`,
+  };
+}

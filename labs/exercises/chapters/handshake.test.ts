@@ -187,18 +187,18 @@ describe('handshake-same-port: the WebSocket keeps the TCP connection of its req
 describe('handshake-order: one connection from TCP connect to FIN', () => {
   const RIGHT = ['tcp', 'request', 'response', 'client-frame', 'server-frame', 'close', 'fin'];
 
-  it('never starts in the right order, and accepts the right order, for every seed', () => {
+  it('never starts in the right order, and accepts the right order, for every seed', async () => {
     for (const seed of SEEDS) {
       const p = order.generate(createRng(seed));
       expect(order.items(p).map((i) => i.id)).not.toEqual(RIGHT);
       expect(order.check(p, RIGHT)).toEqual({ correct: true, feedback: '' });
-      expect(order.check(p, p.order).correct).toBe(false);
+      expect((await order.check(p, p.order)).correct).toBe(false);
     }
   });
 
-  it('a frame before the 101 is told that a client must wait for it (RFC 6455 §4.1)', () => {
+  it('a frame before the 101 is told that a client must wait for it (RFC 6455 §4.1)', async () => {
     const p = order.generate(createRng(3));
-    const verdict = order.check(p, [
+    const verdict = await order.check(p, [
       'tcp',
       'request',
       'client-frame',
@@ -211,9 +211,9 @@ describe('handshake-order: one connection from TCP connect to FIN', () => {
     expect(verdict.feedback).toMatch(/masked text frame” comes too early.*101.*RFC 6455 §4\.1/);
   });
 
-  it('FIN before the close frames is told the server closes TCP after them (RFC 6455 §7.1.1)', () => {
+  it('FIN before the close frames is told the server closes TCP after them (RFC 6455 §7.1.1)', async () => {
     const p = order.generate(createRng(3));
-    const verdict = order.check(p, [
+    const verdict = await order.check(p, [
       'tcp',
       'request',
       'response',
@@ -270,7 +270,7 @@ describe('live exercises, checked from events a real lab server recorded', () =>
     const events = await exchange(
       upgradeRequest({ host: t.host, path: `/echo?by-hand=${p.tag}`, key: 'c2hvcnQ=' }),
     );
-    const verdict = byHand.check(p, events);
+    const verdict = await byHand.check(p, events);
     expect(verdict).toMatchObject({ correct: false });
     expect(verdict?.feedback).toMatch(
       /^The server answered 400 Bad Request: The Sec-WebSocket-Key 'c2hvcnQ=' decodes to 5 bytes/,
@@ -280,7 +280,9 @@ describe('live exercises, checked from events a real lab server recorded', () =>
   it('handshake-by-hand: a wrong path gets 404 and is told to use /echo', async () => {
     const p = tagOf(byHand, 7);
     const events = await exchange(upgradeRequest({ host: t.host, path: `/chat?by-hand=${p.tag}` }));
-    expect(byHand.check(p, events)?.feedback).toMatch(/404 Not Found.*\/chat.*Use the path \/echo/);
+    expect((await byHand.check(p, events))?.feedback).toMatch(
+      /404 Not Found.*\/chat.*Use the path \/echo/,
+    );
   });
 
   it('handshake-by-hand: the last attempt counts, a later 101 after a 400', async () => {
@@ -288,9 +290,9 @@ describe('live exercises, checked from events a real lab server recorded', () =>
     const bad = await exchange(
       upgradeRequest({ host: t.host, path: `/echo?by-hand=${p.tag}`, method: 'POST' }),
     );
-    expect(byHand.check(p, bad)?.correct).toBe(false);
+    expect((await byHand.check(p, bad))?.correct).toBe(false);
     const good = await exchange(upgradeRequest({ host: t.host, path: `/echo?by-hand=${p.tag}` }));
-    expect(byHand.check(p, [...bad, ...good])?.correct).toBe(true);
+    expect((await byHand.check(p, [...bad, ...good]))?.correct).toBe(true);
   });
 
   it('handshake-refused-version: Sec-WebSocket-Version 8 alone earns 426 and is correct', async () => {
@@ -305,7 +307,9 @@ describe('live exercises, checked from events a real lab server recorded', () =>
   it('handshake-refused-version: a 101 is told the version was 13', async () => {
     const p = tagOf(refused, 10);
     const events = await exchange(upgradeRequest({ host: t.host, path: `/echo?refuse=${p.tag}` }));
-    expect(refused.check(p, events)?.feedback).toMatch(/accepted that one with 101.*was 13/);
+    expect((await refused.check(p, events))?.feedback).toMatch(
+      /accepted that one with 101.*was 13/,
+    );
   });
 
   it('handshake-refused-version: a 426 for a missing Upgrade is not the version’s 426', async () => {
@@ -326,6 +330,8 @@ describe('live exercises, checked from events a real lab server recorded', () =>
       upgradeRequest({ host: t.host, path: `/echo?refuse=${p.tag}`, version: '8', key: null }),
     );
     expect(events.find((e) => e.type === 'handshake-response')).toMatchObject({ status: 400 });
-    expect(refused.check(p, events)?.feedback).toMatch(/400 Bad Request.*fix Sec-WebSocket-Key/);
+    expect((await refused.check(p, events))?.feedback).toMatch(
+      /400 Bad Request.*fix Sec-WebSocket-Key/,
+    );
   });
 });

@@ -13,7 +13,10 @@ export default defineConfig({
       // One entry per chapter folder in content/, in course order; labels come from each
       // chapter's `sidebar.label` frontmatter. (Autogenerating from the root lists nothing.)
       sidebar: [
-        { label: 'Chapters', items: [{ slug: 'handshake' }, { slug: 'frames' }, { slug: 'console' }] },
+        {
+          label: 'Chapters',
+          items: [{ slug: 'handshake' }, { slug: 'frames' }, { slug: 'console' }],
+        },
       ],
     }),
   ],

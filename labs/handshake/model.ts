@@ -364,7 +364,7 @@ export function explainOutcome({ status, reason, findings, serverClosed }: Outco
   ];
   if (upgradeMissing && status !== 400) {
     paragraphs.push(
-      'Without an Upgrade header the request is an ordinary GET, so the server answered it as ordinary HTTP. RFC 6455 §4.2.1 would allow a plain 400 Bad Request here too, which is the answer the annotation names for the missing header.',
+      'Without Upgrade: websocket the request is an ordinary GET, so the server answered it as ordinary HTTP. RFC 6455 §4.2.1 would allow a plain 400 Bad Request here too, which is the answer the annotation names for the missing header.',
     );
   }
   if (broken.length > 0) {

@@ -143,7 +143,7 @@ describe('handshake lab with the lab server', () => {
     await page.locator('.hs-wire .xterm-helper-textarea').focus();
     await page.keyboard.type('81 85 37 fa 21 3d 7f 9f 4d 51 58');
     await page.keyboard.press('Enter');
-    await waitFor(page, 'wire', /« 7 bytes \(a frame\): 81 05 48 65 6c 6c 6f/);
+    await waitFor(page, 'wire', /« 7 bytes of WebSocket frames: 81 05 48 65 6c 6c 6f/);
     const framed = await waitFor(page, 'notes', /S→C text frame FIN=1 MASK=0 len=5/);
     expect(framed).toMatch(new RegExp(`\\[${conn}\\] C→S text frame FIN=1 MASK=1 len=5`));
     await screenshot(page, 'handshake-light');

@@ -50,6 +50,8 @@ export interface MountedLab {
 
 let instances = 0;
 const NARROW_PX = 560;
+/** A FIN this long after an HTTP answer is the server dropping an idle connection. */
+const IDLE_CLOSE_MS = 3000;
 
 const MODES: readonly { value: InputMode; label: string }[] = [
   { value: 'http', label: 'HTTP lines (Enter = CRLF)' },
@@ -66,7 +68,7 @@ interface Link {
   conn: number | null;
   port: number | null;
   openedPort: number | null;
-  response: { status: number; reason: string } | null;
+  response: { status: number; reason: string; at: number } | null;
   serverClosed: boolean;
   closed: boolean;
   /** Events of this connection from the current request on, for its findings. */
@@ -516,8 +518,19 @@ export function mount(element: HTMLElement, options: HandshakeLabOptions = {}): 
       note(`sent ${queued.reduce((n, bytes) => n + bytes.length, 0)} bytes`);
     } else if (message.type === 'fin') {
       current.serverClosed = true;
-      note('the server closed its side of the TCP connection (FIN)');
-      showAnswer();
+      const idle =
+        current.response !== null &&
+        !current.server.upgraded &&
+        performance.now() - current.response.at > IDLE_CLOSE_MS;
+      if (idle) {
+        // Not an answer to the request: the server let an idle kept-alive connection go.
+        note(
+          'the server closed the idle connection (FIN): it gives a connection 10 seconds to send its next request head (--handshake-timeout)',
+        );
+      } else {
+        note('the server closed its side of the TCP connection (FIN)');
+        showAnswer();
+      }
     } else if (message.type === 'closed') {
       current.closed = true;
     }
@@ -525,7 +538,7 @@ export function mount(element: HTMLElement, options: HandshakeLabOptions = {}): 
 
   function showServer(current: Link, piece: Shown): void {
     if (piece.kind === 'head') {
-      current.response = { status: piece.status, reason: piece.reason };
+      current.response = { status: piece.status, reason: piece.reason, at: performance.now() };
       const color = piece.status === 101 ? '32' : '31';
       say(wire, [
         `\x1b[2m« ${piece.length} bytes of response head from the server:\x1b[22m`,
@@ -541,7 +554,7 @@ export function mount(element: HTMLElement, options: HandshakeLabOptions = {}): 
     } else if (piece.kind === 'text') {
       say(wire, [`\x1b[2m${piece.text.replace(/\n/g, '\r\n')}\x1b[22m`]);
     } else {
-      say(wire, [`\x1b[35m« ${piece.length} bytes (a frame): ${piece.hex}\x1b[39m`]);
+      say(wire, [`\x1b[35m« ${piece.length} bytes of WebSocket frames: ${piece.hex}\x1b[39m`]);
     }
   }
 

@@ -196,6 +196,14 @@ describe('ServerBytes shows the head, then text or, after a 101, frames in hex',
     });
   });
 
+  it('shows at most 64 bytes of frames and says how many more came', () => {
+    const server = new ServerBytes();
+    server.push(enc('HTTP/1.1 101 Switching Protocols\r\n\r\n'));
+    const [shown] = server.push(new Uint8Array(100));
+    expect(shown).toMatchObject({ kind: 'frames', length: 100 });
+    expect(shown?.kind === 'frames' && shown.hex).toMatch(/^(00 ){63}00 … \(36 more\)$/);
+  });
+
   it('makes escape sequences in the body visible', () => {
     const server = new ServerBytes();
     server.push(enc('HTTP/1.1 400 Bad Request\r\n\r\n'));

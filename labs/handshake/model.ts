@@ -299,10 +299,17 @@ export class ServerBytes {
   }
 }
 
+/** Bytes of frames shown in the terminal; the annotations show every frame in full. */
+export const FRAME_PREVIEW = 64;
+
 function frames(bytes: Uint8Array): Shown {
+  const shown = Array.from(bytes.subarray(0, FRAME_PREVIEW), (b) =>
+    b.toString(16).padStart(2, '0'),
+  );
+  const more = bytes.length - FRAME_PREVIEW;
   return {
     kind: 'frames',
-    hex: Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' '),
+    hex: more > 0 ? `${shown.join(' ')} … (${more} more)` : shown.join(' '),
     length: bytes.length,
   };
 }

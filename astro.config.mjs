@@ -15,7 +15,12 @@ export default defineConfig({
       sidebar: [
         {
           label: 'Chapters',
-          items: [{ slug: 'frames' }, { slug: 'messages' }, { slug: 'console' }],
+          items: [
+            { slug: 'handshake' },
+            { slug: 'frames' },
+            { slug: 'messages' },
+            { slug: 'console' },
+          ],
         },
       ],
     }),

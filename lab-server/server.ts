@@ -131,18 +131,32 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
   });
 
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?', 1)[0] as string;
+    const connection = byTapSocket.get(req.socket as unknown as TapSocket);
+    const request = WEBSOCKET_PATHS.has(path) ? connection?.tap.request : null;
+    if (connection !== undefined && request !== null && request !== undefined) {
+      // A handshake Node did not route as an upgrade (no Upgrade header, or no "upgrade" in
+      // Connection): the tap annotated the request; it annotates this answer too, and the
+      // answer is the one its findings give.
+      connection.tap.request = null;
+      connection.tap.resumeHttp();
+      connection.tap.expectResponse(false);
+      const findings = validateUpgradeRequest(request);
+      if (findings.some((f) => !f.ok && !f.informational)) {
+        buildServerResponse(request, findings).then(
+          (response) => {
+            const headers = response.head.headers.map((f) => [f.name, f.value] as const);
+            res.writeHead(response.head.status, response.head.reason, headers.flat());
+            res.end(response.body);
+          },
+          () => res.destroy(),
+        );
+        return;
+      }
+    }
     const host = trust.checkHost(req.headers.host);
     if (!host.ok) return plainAnswer(res, 403, host.reason);
-    const path = (req.url ?? '/').split('?', 1)[0] as string;
     if (WEBSOCKET_PATHS.has(path)) {
-      // A handshake Node did not route as an upgrade (no Upgrade header): the tap annotated the
-      // request; let it annotate this answer too.
-      const connection = byTapSocket.get(req.socket as unknown as TapSocket);
-      if (connection?.tap.request) {
-        connection.tap.request = null;
-        connection.tap.resumeHttp();
-        connection.tap.expectResponse(false);
-      }
       // RFC 9110 §15.5.22: 426 names the protocol to upgrade to.
       res.setHeader('Upgrade', 'websocket');
       res.setHeader('Connection', 'Upgrade');
@@ -205,6 +219,17 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
         `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Forbidden'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`,
       );
     };
+    // The RFC's answer to a bad handshake first (400, or 426 with the versions spoken), with the
+    // explanations in the body, so the answer is the one the annotation's findings give; `ws`
+    // only ever sees requests that pass every rule.
+    const findings = validateUpgradeRequest(request);
+    if (findings.some((f) => !f.ok && !f.informational)) {
+      tap.stopClient();
+      tap.expectResponse(false);
+      const response = await buildServerResponse(request, findings);
+      socket.end(Buffer.from(response.bytes));
+      return;
+    }
     const host = trust.checkHost(getHeader(request, 'host'));
     if (!host.ok) return refuse(403, host.reason);
     if (route === 'unknown') {
@@ -215,17 +240,6 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     }
     const origin = trust.checkOrigin(getHeader(request, 'origin'));
     if (!origin.ok) return refuse(403, origin.reason);
-
-    // The RFC's answer to a bad handshake (400, or 426 with the versions spoken), with the
-    // explanations in the body; `ws` only ever sees requests that pass every rule.
-    const findings = validateUpgradeRequest(request);
-    if (findings.some((f) => !f.ok && !f.informational)) {
-      tap.stopClient();
-      tap.expectResponse(false);
-      const response = await buildServerResponse(request, findings);
-      socket.end(Buffer.from(response.bytes));
-      return;
-    }
 
     tap.expectResponse(route === 'echo');
     let early = head ?? EMPTY;

@@ -433,7 +433,8 @@ describe('validateUpgradeRequest', () => {
   });
 
   it.each<[string, RequestHead, string, number]>([
-    ['Upgrade is missing', sampleWith({ Upgrade: null }), 'request-upgrade', 400],
+    // Plain HTTP to a WebSocket endpoint: 426 names what would work (RFC 9110 §15.5.22).
+    ['Upgrade is missing', sampleWith({ Upgrade: null }), 'request-upgrade', 426],
     ['Upgrade is not websocket', sampleWith({ Upgrade: 'h2c' }), 'request-upgrade', 400],
     [
       'Connection lacks the Upgrade token',
@@ -627,7 +628,7 @@ describe('buildServerResponse', () => {
   });
 
   it('answers 400 with Connection: close and a body that explains each failure (RFC 6455 §4.2.1)', async () => {
-    const request = sampleWith({ Upgrade: null, 'Sec-WebSocket-Version': '8' });
+    const request = sampleWith({ 'Sec-WebSocket-Key': null, 'Sec-WebSocket-Version': '8' });
     const findings = validateUpgradeRequest(request);
     const response = await buildServerResponse(request, findings);
     expect(response.head.status).toBe(400);

@@ -330,11 +330,13 @@ function checkRequestUpgrade(request: RequestHead): HandshakeFinding {
   const value = getHeader(request, 'upgrade');
   const header = 'Upgrade';
   if (value === undefined) {
+    // Without Upgrade this is a plain HTTP request to a WebSocket endpoint: 426 Upgrade
+    // Required, naming websocket, says what would work (RFC 9110 §15.5.22).
     return failure(
       'request-upgrade',
       SERVER_RULES,
-      400,
-      'There is no Upgrade header; add Upgrade: websocket so the server knows which protocol the client wants to switch to.',
+      426,
+      'There is no Upgrade header, so this is plain HTTP to a WebSocket endpoint (426 Upgrade Required, RFC 9110 §15.5.22); add Upgrade: websocket so the server knows which protocol the client wants to switch to.',
       { header },
     );
   }

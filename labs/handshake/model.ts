@@ -369,9 +369,9 @@ export function explainOutcome({ status, reason, findings, serverClosed }: Outco
     meaning[status] ??
       `An ordinary HTTP response: anything but 101 means the connection does not become a WebSocket (RFC 6455 §4.1).`,
   ];
-  if (upgradeMissing && status !== 400) {
+  if (upgradeMissing && status === 426) {
     paragraphs.push(
-      'Without Upgrade: websocket the request is an ordinary GET, so the server answered it as ordinary HTTP. RFC 6455 §4.2.1 would allow a plain 400 Bad Request here too, which is the answer the annotation names for the missing header.',
+      'Without Upgrade: websocket the request is an ordinary GET, so the server answered it as ordinary HTTP, naming the protocol that would work in its own Upgrade header. RFC 6455 §4.2.1 would allow a plain 400 Bad Request here too.',
     );
   }
   if (broken.length > 0) {

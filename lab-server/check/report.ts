@@ -34,7 +34,7 @@ export function stageLine(stage: StageResult, options: TextOptions): string {
   const n = String(stage.n).padStart(2);
   const ms = stage.checks.reduce((sum, c) => sum + c.ms, 0);
   if (stage.status === 'pass') {
-    return `${p('green', '✓')} ${n}. ${stage.title}  ${p('dim', `${stage.checks.length} checks, ${ms} ms`)}`;
+    return `${p('green', '✓')} ${n}. ${stage.title}  ${p('dim', `${stage.checks.length} check${stage.checks.length === 1 ? '' : 's'}, ${ms} ms`)}`;
   }
   if (stage.status === 'fail') {
     const failed = stage.checks.find((c) => c.status === 'fail');

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +93,20 @@ describe('the checker passes correct servers', () => {
   it('passes every stage against a plain ws echo server', async () => {
     const server = await startWsEcho();
     try {
+      allPassed(await check(server.url));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('passes every stage over wss:// against a loopback server with a self-signed certificate', async () => {
+    const fixtures = new URL('./fixtures/', import.meta.url);
+    const server = await startMinimalServer({}, '/secure', {
+      key: readFileSync(new URL('test-key.pem', fixtures)),
+      cert: readFileSync(new URL('test-cert.pem', fixtures)),
+    });
+    try {
+      expect(server.url).toMatch(/^wss:/);
       allPassed(await check(server.url));
     } finally {
       await server.close();

@@ -103,12 +103,15 @@ export function loopbackTarget(url: unknown): { target: Target } | { reason: str
 function checkEndpoint(ws: WebSocket): void {
   let busy = false;
   let closed = false;
+  // A page that leaves stops its run before the next check.
+  const abort = new AbortController();
   const send = (message: unknown) => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
   };
   ws.on('error', () => {});
   ws.on('close', () => {
     closed = true;
+    abort.abort();
   });
   ws.on('message', async (data, isBinary) => {
     let request: { type?: unknown; url?: unknown; stage?: unknown };
@@ -153,6 +156,7 @@ function checkEndpoint(ws: WebSocket): void {
       const report = await runChecks({
         target: chosen.target,
         fromStage,
+        signal: abort.signal,
         onProgress: (event) => {
           if (!closed) send({ type: 'progress', event });
         },

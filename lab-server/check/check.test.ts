@@ -242,6 +242,32 @@ describe('a crashing or hanging server never hangs the checker', () => {
     }
   });
 
+  it('stops before the next check once the run is cancelled', async () => {
+    const server = await startMinimalServer();
+    const abort = new AbortController();
+    try {
+      const report = await runChecks({
+        target: parseTarget(server.url),
+        signal: abort.signal,
+        onProgress: (event) => {
+          if (event.type === 'check' && event.n === 1) abort.abort();
+        },
+      });
+      expect(report.ok).toBe(false);
+      expect(report.failure).toMatchObject({ rule: 'cancelled', stage: 1, check: 'bad-version' });
+      expect(report.stages[0]?.checks.map((c) => c.status)).toEqual([
+        'pass',
+        'not-run',
+        'not-run',
+        'not-run',
+        'not-run',
+      ]);
+      expect(report.stages.every((s) => s.status === 'not-run')).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('stops at the overall deadline', async () => {
     const server = await startRaw(() => {});
     try {

@@ -25,6 +25,8 @@ export interface RunOptions {
   readonly deadlineMs?: number;
   readonly stages?: readonly Stage[];
   readonly onProgress?: (event: ProgressEvent) => void;
+  /** Stops the run before its next check (the page that asked for it went away). */
+  readonly signal?: AbortSignal;
 }
 
 export type CheckStatus = 'pass' | 'fail' | 'not-run';
@@ -170,6 +172,21 @@ export async function runChecks(options: RunOptions): Promise<Report> {
         checks.push({ id: check.id, title: check.title, status: 'not-run', ms: 0 });
         continue;
       }
+      if (options.signal?.aborted) {
+        failure = {
+          rule: 'cancelled',
+          section: '-',
+          explanation: 'The run was cancelled before this check.',
+          hint: 'Run the checks again.',
+          stage: n,
+          stageId: stage.id,
+          check: check.id,
+          checkTitle: check.title,
+          wire: [],
+        };
+        checks.push({ id: check.id, title: check.title, status: 'not-run', ms: 0 });
+        continue;
+      }
       const t0 = Date.now();
       const connections: RawConnection[] = [];
       const ctx: CheckContext = {
@@ -255,7 +272,11 @@ export async function runChecks(options: RunOptions): Promise<Report> {
     }
     const result: StageResult = {
       ...base,
-      status: checks.some((c) => c.status === 'fail') ? 'fail' : 'pass',
+      status: checks.some((c) => c.status === 'fail')
+        ? 'fail'
+        : checks.some((c) => c.status === 'not-run')
+          ? 'not-run'
+          : 'pass',
       checks,
     };
     results.push(result);

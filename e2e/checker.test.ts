@@ -96,6 +96,7 @@ describe('the checker page (chapter 12)', () => {
     await page.locator('.ck-wire').focus();
     expect(await page.evaluate(() => document.activeElement?.className)).toBe('ck-wire');
     await screenshot(page, 'checker-light');
+    await page.screenshot({ path: `${screenshots}/checker-chapter.png`, fullPage: true });
   });
 
   it('passes a correct server from a chosen stage, in dark mode', async () => {

@@ -20,6 +20,7 @@ export default defineConfig({
             { slug: 'frames' },
             { slug: 'messages' },
             { slug: 'console' },
+            { slug: 'build-your-own' },
           ],
         },
       ],

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { checkCommand } from './check/cli.ts';
 import { DEFAULT_PORT, HELP, type LabOptions, parseOptions } from './options.ts';
 import { type LabServer, startLabServer } from './server.ts';
 import { buildSite, siteIsStale } from './site-build.ts';
@@ -15,6 +16,7 @@ function isLoopback(host: string): boolean {
 }
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'check') return checkCommand(process.argv.slice(3), process);
   let options: LabOptions;
   try {
     options = parseOptions(process.argv.slice(2));

@@ -79,6 +79,10 @@ Limits (whatever arrives on a socket is untrusted):
                              (default ${seconds(DEFAULT_LIMITS.idleTimeoutMs)})
 
   -h, --help                 show this help
+
+Checking your own server:
+  pnpm lab check <ws://host:port/path>   staged, explained checks of a WebSocket server you
+                                         wrote (pnpm lab check --help for its options)
 `;
 
 /** Parses the command line; throws an Error with a message meant for the user. */

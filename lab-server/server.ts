@@ -19,6 +19,7 @@ import {
 } from '../protocol/handshake.ts';
 import { getHeader, type RequestHead } from '../protocol/http-head.ts';
 import type { Problem } from '../protocol/types.ts';
+import { checkUpgrade } from './check-endpoint.ts';
 import { type ConnectionHost, LabConnection } from './connection.ts';
 import { echo } from './echo.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
@@ -232,6 +233,8 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     }
     const host = trust.checkHost(getHeader(request, 'host'));
     if (!host.ok) return refuse(403, host.reason);
+    if (request.target.split('?', 1)[0] === '/check')
+      return checkUpgrade({ trust, connection, request, req, head, refuse });
     if (route === 'unknown') {
       return refuse(
         404,

@@ -67,7 +67,7 @@ export class Registry {
 
   snapshot(filter?: number): ObserveSnapshot {
     const connections = [...this.#connections.values()]
-      .filter((c) => c.route !== 'observe' && c.route !== 'raw' && c.route !== 'http')
+      .filter((c) => c.route === 'echo' || c.route === 'unknown')
       .filter((c) => filter === undefined || c.conn === filter)
       .map(({ conn, route, client, openedAt }) => ({ conn, route, client, openedAt }));
     return { v: ANNOTATION_SCHEMA_VERSION, type: 'snapshot', connections };

@@ -52,7 +52,7 @@ export interface LabServer {
   close(): Promise<void>;
 }
 
-const WEBSOCKET_PATHS = new Set(['/echo', '/observe', '/raw']);
+const WEBSOCKET_PATHS = new Set(['/echo', '/observe', '/raw', '/check']);
 
 type Connection = LabConnection;
 
@@ -233,7 +233,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     }
     const host = trust.checkHost(getHeader(request, 'host'));
     if (!host.ok) return refuse(403, host.reason);
-    if (request.target.split('?', 1)[0] === '/check')
+    if (route === 'check')
       return checkUpgrade({ trust, connection, request, req, head, refuse });
     if (route === 'unknown') {
       return refuse(

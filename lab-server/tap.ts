@@ -61,6 +61,7 @@ export function routeOf(target: string): Route {
   if (path === '/echo') return 'echo';
   if (path === '/observe') return 'observe';
   if (path === '/raw') return 'raw';
+  if (path === '/check') return 'check';
   return 'unknown';
 }
 
@@ -288,7 +289,8 @@ export class ConnectionTap {
       getHeader(head, 'upgrade') !== undefined ||
       getHeader(head, 'sec-websocket-key') !== undefined;
     const route = upgrade ? routeOf(head.target) : 'http';
-    this.#decide(upgrade && route !== 'observe' && route !== 'raw', route);
+    // The lab's own tools (observers, the relay, the checker) are not what learners study.
+    this.#decide(upgrade && (route === 'echo' || route === 'unknown'), route);
     if (upgrade) {
       this.request = head;
       this.#requestParser = null;

@@ -76,7 +76,7 @@ export interface HeaderRecord {
 }
 
 /** Which endpoint of the lab server a connection reached. */
-export type Route = 'echo' | 'observe' | 'raw' | 'http' | 'unknown';
+export type Route = 'echo' | 'observe' | 'raw' | 'check' | 'http' | 'unknown';
 
 export type LabEvent =
   | (EventBase & {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -221,6 +222,29 @@ describe('a crashing or hanging server never hangs the checker', () => {
     expect(report.failure?.rule).toBe('connect-failed');
     expect(report.failure?.explanation).toMatch(
       /Nothing is listening on 127\.0\.0\.1:\d+ \(connection refused\)/,
+    );
+  });
+
+  it('says the server went away when it stops listening halfway through a run', async () => {
+    // Like a server process that dies after its first connection: the first check passes on it,
+    // the next finds nothing listening.
+    const http = createHttpServer();
+    const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
+    wss.on('connection', (ws) => {
+      http.close();
+      ws.on('error', () => {});
+      ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+    });
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    const report = await check(`ws://127.0.0.1:${(http.address() as AddressInfo).port}/`, {
+      fromStage: 2,
+    });
+    for (const client of wss.clients) client.terminate();
+    expect(report.stages[1]?.checks[0]?.status).toBe('pass');
+    expect(report.failure).toMatchObject({ stage: 2, rule: 'server-gone' });
+    expect(report.failure?.explanation).toMatch(
+      /connection refused.*Earlier checks in this run did connect/,
     );
   });
 

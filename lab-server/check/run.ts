@@ -149,6 +149,8 @@ export async function runChecks(options: RunOptions): Promise<Report> {
   const fromStage = Math.min(Math.max(1, options.fromStage ?? 1), stages.length);
   const results: StageResult[] = [];
   let failure: FailureReport | null = null;
+  /** The last check that passed, to explain a server that stops listening halfway. */
+  let lastPassed: string | null = null;
   const emit = (event: ProgressEvent) => options.onProgress?.(event);
 
   for (const [index, stage] of stages.entries()) {
@@ -241,17 +243,25 @@ export async function runChecks(options: RunOptions): Promise<Report> {
       const ms = Date.now() - t0;
       if (outcome === null) {
         checks.push({ id: check.id, title: check.title, status: 'pass', ms });
+        lastPassed = check.title;
       } else {
         const detail: FailureDetail =
           outcome instanceof CheckFailure
             ? outcome.detail
             : outcome instanceof ConnectError
-              ? {
-                  rule: 'connect-failed',
-                  section: 'RFC 6455 §4.1',
-                  explanation: outcome.message,
-                  hint: 'Start your server and give the checker the exact URL it listens on.',
-                }
+              ? lastPassed === null
+                ? {
+                    rule: 'connect-failed',
+                    section: 'RFC 6455 §4.1',
+                    explanation: outcome.message,
+                    hint: 'Start your server and give the checker the exact URL it listens on.',
+                  }
+                : {
+                    rule: 'server-gone',
+                    section: 'RFC 6455 §7.1.7',
+                    explanation: `${outcome.message} Earlier checks in this run did connect, so the server stopped listening after "${lastPassed}" or during this check: it probably crashed on what a check sent.`,
+                    hint: "Look at your server's output for an error. Bad bytes from one client must fail only that connection, with a close frame, and never stop the server.",
+                  }
               : {
                   rule: 'checker-error',
                   section: '-',

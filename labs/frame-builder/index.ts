@@ -353,7 +353,7 @@ export function mount(element: HTMLElement, options: FrameBuilderOptions = {}): 
     );
 
     const frame = built.frame;
-    const problems: ProblemView[] = frame?.problems ?? [];
+    const problems: readonly ProblemView[] = frame?.problems ?? [];
     receiver.replaceChildren(
       h(part, { class: 'fb-subheading' }, 'What a server reads in it'),
       frame === null ? '' : terms(frame.facts, 'fb-facts'),

@@ -250,7 +250,7 @@ export function mount(element: HTMLElement, options: BitDiagramOptions = {}): Mo
               h(
                 'li',
                 { 'data-rule': p.rule },
-                `${p.explanation} Close code: ${p.closeCodeText}. (${p.section})`,
+                `${p.explanation} Close code: ${p.closeCodeText}.${p.explanation.includes(p.section) ? '' : ` (${p.section})`}`,
               ),
             ),
           ),

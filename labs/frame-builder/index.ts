@@ -372,7 +372,7 @@ export function mount(element: HTMLElement, options: FrameBuilderOptions = {}): 
                 { 'data-rule': p.rule },
                 h('strong', {}, p.fatal ? `Close ${p.closeCodeText}: ` : 'Note: '),
                 p.explanation,
-                ` (${p.section})`,
+                p.explanation.includes(p.section) ? '' : ` (${p.section})`,
               ),
             ),
             ...built.streamProblems.map((p) => h('li', { 'data-rule': p.rule }, p.explanation)),
@@ -478,7 +478,13 @@ export function mount(element: HTMLElement, options: FrameBuilderOptions = {}): 
                     : h(
                         'ul',
                         {},
-                        ...a.problems.map((p) => h('li', {}, `${p.text} (${p.section})`)),
+                        ...a.problems.map((p) =>
+                          h(
+                            'li',
+                            {},
+                            p.text.includes(p.section) ? p.text : `${p.text} (${p.section})`,
+                          ),
+                        ),
                       ),
                 ),
               ),
@@ -499,7 +505,7 @@ export function mount(element: HTMLElement, options: FrameBuilderOptions = {}): 
     if (disposed) return;
     if (!found.ok) {
       const message = unavailableMessage(found.tried, location, options.fallbackServer);
-      sendStatus.textContent = message.title.replaceAll('`', '');
+      sendStatus.textContent = '';
       missing.replaceChildren(renderUnavailable(message, () => void send()));
       sendButton.disabled = !result.ok;
       return;

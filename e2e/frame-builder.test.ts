@@ -37,7 +37,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-const HIDE_HEADER = 'header.header { visibility: hidden !important; }';
+const HIDE_HEADER = 'header.header, mobile-starlight-toc { visibility: hidden !important; }';
 
 const builtBytes = (page: Page) =>
   page.locator('.fb-summary').evaluate((e) => (e as HTMLElement).dataset.bytes ?? '');
@@ -183,6 +183,11 @@ describe('frame builder', () => {
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
       390,
     );
+    // No control sticks out of its panel (a long <option> once widened the rows).
+    const overflowing = await page
+      .locator('.fb-panel')
+      .evaluateAll((panels) => panels.filter((p) => p.scrollWidth > p.clientWidth).length);
+    expect(overflowing).toBe(0);
     await page
       .locator('.fb')
       .screenshot({ path: `${screenshots}/frame-builder-phone.png`, style: HIDE_HEADER });

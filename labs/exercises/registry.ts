@@ -4,9 +4,11 @@
  * classroom server look exercises up in one place.
  */
 import { framesExercises } from './chapters/frames.ts';
+import { handshakeExercises } from './chapters/handshake.ts';
+import { messagesExercises } from './chapters/messages.ts';
 import type { ChapterId, Exercise } from './types.ts';
 
-const ALL: readonly Exercise[] = [...framesExercises];
+const ALL: readonly Exercise[] = [...handshakeExercises, ...framesExercises, ...messagesExercises];
 
 const BY_ID = new Map<string, Exercise>();
 for (const exercise of ALL) {

@@ -324,9 +324,11 @@ async function record(frames: readonly FrameSpec[]): Promise<LabEvent[]> {
   for (const spec of frames) client.write(encodeFrame({ mask: true, ...spec }));
   await delay(150);
   client.write(encodeFrame({ opcode: 8, payload: closePayload(1000), mask: true }));
-  await client.until(() => client.ended || client.closed, 'the server to close', 3000);
-  const conn = await log.connOf(client.localPort);
-  await delay(50);
+  await client.until(() => client.ended || client.closed, 'the server to close', 5000);
+  const conn = await log.connOf(client.localPort, 5000);
+  client.socket.end();
+  // Every event of the connection is in once the server reports its socket closed.
+  await log.waitFor('socket-closed', (event) => event.conn === conn, 5000);
   const events = log.forConn(conn);
   log.dispose();
   client.socket.destroy();

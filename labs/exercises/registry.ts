@@ -3,11 +3,12 @@
  * `labs/exercises/chapters/<chapter>.ts`; this file only gathers them, so the browser view and the
  * classroom server look exercises up in one place.
  */
+import { framesExercises } from './chapters/frames.ts';
 import { handshakeExercises } from './chapters/handshake.ts';
 import { messagesExercises } from './chapters/messages.ts';
 import type { ChapterId, Exercise } from './types.ts';
 
-const ALL: readonly Exercise[] = [...handshakeExercises, ...messagesExercises];
+const ALL: readonly Exercise[] = [...handshakeExercises, ...framesExercises, ...messagesExercises];
 
 const BY_ID = new Map<string, Exercise>();
 for (const exercise of ALL) {

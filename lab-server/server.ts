@@ -233,8 +233,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     }
     const host = trust.checkHost(getHeader(request, 'host'));
     if (!host.ok) return refuse(403, host.reason);
-    if (route === 'check')
-      return checkUpgrade({ trust, connection, request, req, head, refuse });
+    if (route === 'check') return checkUpgrade({ trust, connection, request, req, head, refuse });
     if (route === 'unknown') {
       return refuse(
         404,

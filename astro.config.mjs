@@ -12,7 +12,18 @@ export default defineConfig({
       description: 'How WebSockets really work, byte by byte.',
       // One entry per chapter folder in content/, in course order; labels come from each
       // chapter's `sidebar.label` frontmatter. (Autogenerating from the root lists nothing.)
-      sidebar: [{ label: 'Chapters', items: [{ slug: 'frames' }, { slug: 'console' }] }],
+      sidebar: [
+        {
+          label: 'Chapters',
+          items: [
+            { slug: 'big-picture' },
+            { slug: 'accept' },
+            { slug: 'frames' },
+            { slug: 'console' },
+          ],
+        },
+        { label: 'Your progress', items: [{ slug: 'progress' }] },
+      ],
     }),
   ],
 });

@@ -3,9 +3,11 @@
  * `labs/exercises/chapters/<chapter>.ts`; this file only gathers them, so the browser view and the
  * classroom server look exercises up in one place.
  */
+import { acceptExercises } from './chapters/accept.ts';
+import { bigPictureExercises } from './chapters/big-picture.ts';
 import type { ChapterId, Exercise } from './types.ts';
 
-const ALL: readonly Exercise[] = [];
+const ALL: readonly Exercise[] = [...bigPictureExercises, ...acceptExercises];
 
 const BY_ID = new Map<string, Exercise>();
 for (const exercise of ALL) {

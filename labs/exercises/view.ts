@@ -38,7 +38,8 @@ export interface Mounted {
 interface AnswerInputs {
   readonly element: HTMLElement;
   read(): StoredAnswer;
-  mark(wrong: readonly string[]): void;
+  /** Marks the wrong parts; `correct` for inputs that are wrong as a whole (a typed value). */
+  mark(wrong: readonly string[], correct: boolean): void;
   /** The first control, for focus after "new values". */
   first(): HTMLElement | null;
 }
@@ -217,8 +218,8 @@ class ExerciseView {
     return {
       element: h('div', { class: 'ex-field' }, h('label', { for: inputId }, label), input),
       read: () => input.value,
-      mark: (wrong) => {
-        if (wrong.length > 0) input.setAttribute('aria-invalid', 'true');
+      mark: (_wrong, correct) => {
+        if (!correct) input.setAttribute('aria-invalid', 'true');
         else input.removeAttribute('aria-invalid');
       },
       first: () => input,
@@ -422,7 +423,7 @@ class ExerciseView {
     const entry = updateExercise(exercise.id, (current) =>
       recordVerdict(current, verdict, answer, new Date()),
     );
-    this.#inputs.mark(verdict.correct ? [] : (verdict.wrong ?? []));
+    this.#inputs.mark(verdict.correct ? [] : (verdict.wrong ?? []), verdict.correct);
     this.#showFeedback(verdict, true);
     this.#refresh(entry);
   }

@@ -182,6 +182,7 @@ export function mountCourseProgress(element: HTMLElement, titles: ChapterTitles)
     );
   };
 
+  readProgress(); // notices damaged storage, so the note below can say what was wrong
   const damaged = damagedProgress();
   if (damaged !== null) {
     message.dataset.kind = 'error';

@@ -20,6 +20,8 @@ import { newLearnerSeed } from './rng.ts';
 /** Where the unreadable record found in storage is moved before it is replaced. */
 const DAMAGED_KEY = `${STORAGE_KEY}:unreadable`;
 
+let fallback: ProgressStorage | null = null;
+
 /** Storage that works even where localStorage is disabled (then progress lasts one page). */
 function storage(): ProgressStorage {
   try {
@@ -27,15 +29,17 @@ function storage(): ProgressStorage {
     local.getItem(STORAGE_KEY);
     return local;
   } catch {
-    const memory = new Map<string, string>();
-    return {
-      getItem: (key) => memory.get(key) ?? null,
-      setItem: (key, value) => void memory.set(key, value),
-    };
+    if (fallback === null) {
+      const memory = new Map<string, string>();
+      fallback = {
+        getItem: (key) => memory.get(key) ?? null,
+        setItem: (key, value) => void memory.set(key, value),
+      };
+    }
+    return fallback;
   }
 }
 
-let cached: Progress | null = null;
 let damagedNote: readonly string[] | null = null;
 
 export function readProgress(): Progress {
@@ -50,13 +54,10 @@ export function readProgress(): Progress {
       // Nothing more can be done; the note still tells the learner.
     }
   }
-  if (damaged !== null || cached === null || cached.seed !== progress.seed) {
-    // A new seed must be stored at once, or each exercise on the page would draw its own.
-    if (store.getItem(STORAGE_KEY) === null || damaged !== null) {
-      saveProgress(store, progress, new Date());
-    }
+  // A new seed must be stored at once, or each exercise on the page would draw its own.
+  if (damaged !== null || store.getItem(STORAGE_KEY) === null) {
+    saveProgress(store, progress, new Date());
   }
-  cached = progress;
   return progress;
 }
 
@@ -77,14 +78,12 @@ export function updateExercise(
   const entry = change(progress.exercises[id] ?? EMPTY_EXERCISE);
   const next = withExercise(progress, id, entry);
   saveProgress(storage(), next, new Date());
-  cached = next;
   announce();
   return entry;
 }
 
 export function replaceProgress(progress: Progress): void {
   saveProgress(storage(), progress, new Date());
-  cached = progress;
   announce();
 }
 

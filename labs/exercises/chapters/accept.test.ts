@@ -69,7 +69,7 @@ describe('accept-compute', () => {
 
   it('says which step went wrong for the usual slips', async () => {
     const enc = (text: string) => new TextEncoder().encode(text);
-    const sha = async (bytes: Uint8Array) =>
+    const sha = async (bytes: Uint8Array<ArrayBuffer>) =>
       new Uint8Array(await crypto.subtle.digest('SHA-1', bytes));
     for (const seed of SEEDS.slice(0, 30)) {
       const params = paramsOf<{ key: string }>(exercise, seed);

@@ -159,13 +159,17 @@ describe('big-picture-one-connection', () => {
   const exercise = bigPictureExercises.find((e) => e.id === 'big-picture-one-connection');
   if (exercise?.kind !== 'live') throw new Error('missing live exercise');
   let seq = 0;
-  const sent = (conn: number, text: string): LabEvent => ({
+  const message = (
+    conn: number,
+    text: string,
+    direction: 'client-to-server' | 'server-to-client',
+  ): LabEvent => ({
     v: 1,
     seq: ++seq,
     t: seq,
     conn,
     type: 'message',
-    direction: 'client-to-server',
+    direction,
     message: {
       type: 'text',
       frameIndices: [0],
@@ -175,10 +179,8 @@ describe('big-picture-one-connection', () => {
       compressed: false,
     },
   });
-  const echoed = (conn: number, text: string): LabEvent => ({
-    ...sent(conn, text),
-    direction: 'server-to-client',
-  });
+  const sent = (conn: number, text: string) => message(conn, text, 'client-to-server');
+  const echoed = (conn: number, text: string) => message(conn, text, 'server-to-client');
 
   it('waits while fewer messages than asked have been sent on the one connection', async () => {
     const p = { word: 'tick', count: 3 };

@@ -211,7 +211,7 @@ describe('exercises and progress', () => {
     await page.goto(`${server.url}/progress/`);
     const accepted = page.locator('.exp-chapter', { hasText: 'Sec-WebSocket-Accept' });
     await expect.poll(() => accepted.locator('.exp-count').textContent()).toBe(' 1 of 5 solved');
-    expect(await page.locator('.exp-total').textContent()).toBe('1 of 11 exercises solved.');
+    expect(await page.locator('.exp-total').textContent()).toBe('1 of 12 exercises solved.');
 
     // New values: a different key, the exercise still counted as solved once.
     await page.goto(`${server.url}/accept/#exercise-accept-compute`);
@@ -300,7 +300,7 @@ describe('exercises and progress', () => {
     const page = second.page;
     await expect
       .poll(() => page.locator('.exp-total').textContent())
-      .toBe('0 of 11 exercises solved.');
+      .toBe('0 of 12 exercises solved.');
     const bad = join(tmpdir(), `progress-bad-${process.pid}.json`);
     writeFileSync(bad, JSON.stringify({ ...data, version: 7, exercises: 'all of them' }));
     await page.getByLabel('Import progress from a file').setInputFiles(bad);
@@ -318,7 +318,7 @@ describe('exercises and progress', () => {
     await expect.poll(() => message.textContent()).toContain('Imported');
     await expect
       .poll(() => page.locator('.exp-total').textContent())
-      .toBe('1 of 11 exercises solved.');
+      .toBe('1 of 12 exercises solved.');
 
     // Same seed, so the same key; and the exercise is solved here too.
     await page.goto(`${server.url}/accept/`);
@@ -330,6 +330,32 @@ describe('exercises and progress', () => {
 });
 
 describe('chapter 1 and the progress page', () => {
+  it('marks the wrong fields of a frame-fields exercise, then accepts the right ones', async () => {
+    const { page } = await open('/big-picture/');
+    const section = exercise(page, 'big-picture-read-a-frame');
+    const bytes = ((await section.locator('.ex-code').textContent()) ?? '').split(' ');
+    const length = Number.parseInt(bytes[1] as string, 16) - 0x80;
+    await section.getByLabel('FIN').fill('1');
+    await section.getByLabel('opcode').fill('0x81');
+    await section.getByLabel('MASK', { exact: true }).fill('1');
+    await section.getByLabel('Payload length').fill(String(length));
+    await section.getByLabel('Masking key').fill(bytes.slice(1, 5).join(' '));
+    await section.getByRole('button', { name: 'Check' }).click();
+    const feedback = section.locator('.ex-feedback');
+    await expect.poll(() => feedback.textContent()).toContain('0x81 is the whole first byte');
+    expect(
+      await section
+        .locator('.ex-frame-field.ex-wrong input')
+        .evaluateAll((inputs) => inputs.map((input) => (input as HTMLInputElement).dataset.field)),
+    ).toEqual(['opcode', 'maskingKey']);
+    await section.screenshot({ path: `${screenshots}/exercise-frame-fields-wrong-light.png` });
+    await section.getByLabel('opcode').fill('1');
+    await section.getByLabel('Masking key').fill(bytes.slice(2, 6).join(''));
+    await section.getByRole('button', { name: 'Check' }).click();
+    await expect.poll(() => feedback.textContent()).toBe('Correct.');
+    expect(await section.locator('.ex-wrong').count()).toBe(0);
+  });
+
   it('checks a live exercise from what the lab server saw of this browser', async () => {
     const { page } = await open('/big-picture/');
     const section = exercise(page, 'big-picture-one-connection');

@@ -215,3 +215,66 @@ describe('big-picture-one-connection', () => {
     expect(many?.feedback).toMatch(/carried 4 messages; the task asks for exactly 3/);
   });
 });
+
+describe('big-picture-read-a-frame', () => {
+  const exercise = bigPictureExercises.find((e) => e.id === 'big-picture-read-a-frame');
+  if (exercise?.kind !== 'frame-fields') throw new Error('missing frame-fields exercise');
+
+  it('accepts the fields of the masked text frame it shows (RFC 6455 §5.2), in any notation', async () => {
+    for (const seed of SEEDS) {
+      const p = paramsOf<{ word: string; maskingKey: number[] }>(exercise, seed);
+      const bytes = (exercise.prompt(p).code ?? '').split(' ');
+      expect(bytes.slice(0, 2)).toEqual(['81', (0x80 + p.word.length).toString(16)]);
+      const key = bytes.slice(2, 6).join(' ');
+      expect(
+        await exercise.check(p, {
+          fin: '1',
+          opcode: '0x1',
+          mask: 'yes',
+          payloadLength: String(p.word.length),
+          maskingKey: key,
+        }),
+      ).toEqual({ correct: true, feedback: '' });
+      expect(
+        (
+          await exercise.check(p, {
+            fin: 'true',
+            opcode: '1',
+            mask: '1',
+            payloadLength: `0x${p.word.length.toString(16)}`,
+            maskingKey: key.replace(/ /g, ''),
+          })
+        ).correct,
+      ).toBe(true);
+    }
+  });
+
+  it('marks each wrong field and says what the slip was', async () => {
+    const p = paramsOf<{ word: string; maskingKey: number[] }>(exercise, 'learner-1');
+    const bytes = (exercise.prompt(p).code ?? '').split(' ');
+    const verdict = await exercise.check(p, {
+      fin: '1',
+      opcode: '0x81',
+      mask: '1',
+      payloadLength: String(0x80 + p.word.length),
+      maskingKey: bytes.slice(1, 5).join(' '),
+    });
+    expect(verdict.correct).toBe(false);
+    expect(verdict.wrong).toEqual(['opcode', 'payloadLength', 'maskingKey']);
+    expect(verdict.feedback).toMatch(/0x81 is the whole first byte/);
+    expect(verdict.feedback).toMatch(/includes the MASK bit/);
+    expect(verdict.feedback).toMatch(/four bytes right after the second byte/);
+    const total = await exercise.check(p, {
+      fin: 'x',
+      opcode: '1',
+      mask: '0',
+      payloadLength: String(bytes.length),
+      maskingKey: '12',
+    });
+    expect(total.wrong).toEqual(['fin', 'mask', 'payloadLength', 'maskingKey']);
+    expect(total.feedback).toMatch(/FIN: "x" is not a bit/);
+    expect(total.feedback).toMatch(/every frame from a browser is masked/);
+    expect(total.feedback).toMatch(/that is the whole frame/);
+    expect(total.feedback).toMatch(/it is 4 bytes; you gave 1/);
+  });
+});

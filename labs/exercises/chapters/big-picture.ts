@@ -4,7 +4,9 @@
  * the steps of long polling.
  */
 import type { LabEvent } from '../../../protocol/annotations.ts';
-import { readInteger } from '../normalise.ts';
+import { encodeFrame } from '../../../protocol/frame-encoder.ts';
+import { toHex } from '../../../protocol/frame-parser.ts';
+import { readBit, readHex, readInteger, sameBytes } from '../normalise.ts';
 import type { Rng } from '../rng.ts';
 import { type Choice, defineExercise, type Verdict } from '../types.ts';
 
@@ -409,9 +411,112 @@ const oneConnection = defineExercise<OneConnectionParams>({
   },
 });
 
+interface FrameParams {
+  word: string;
+  maskingKey: number[];
+}
+
+function frameBytes(p: FrameParams): Uint8Array {
+  return encodeFrame({
+    fin: true,
+    opcode: 1,
+    payload: p.word,
+    maskingKey: Uint8Array.from(p.maskingKey),
+  });
+}
+
+const FRAME_FIELDS = [
+  { name: 'fin', label: 'FIN', placeholder: '0 or 1' },
+  { name: 'opcode', label: 'opcode', placeholder: 'a number, e.g. 0x2' },
+  { name: 'mask', label: 'MASK', placeholder: '0 or 1' },
+  { name: 'payloadLength', label: 'Payload length', placeholder: 'bytes' },
+  { name: 'maskingKey', label: 'Masking key', placeholder: 'hex, 4 bytes' },
+] as const;
+
+const readFrame = defineExercise<FrameParams>({
+  id: 'big-picture-read-a-frame',
+  chapter: 'big-picture',
+  kind: 'frame-fields',
+  title: 'Read the header of a real frame',
+  generate: (rng) => ({ word: rng.pick(WORDS), maskingKey: [...rng.bytes(4)] }),
+  prompt: (p) => ({
+    text: `A browser sent this frame for ws.send("${p.word}"), like the hello frame above. Read its header: the first byte holds FIN and the opcode, the second MASK and the payload length, then come four bytes of masking key (RFC 6455 §5.2).`,
+    code: toHex(frameBytes(p), ' '),
+  }),
+  fields: () => FRAME_FIELDS,
+  hints: (p) => [
+    `Write the first byte, ${toHex(frameBytes(p).subarray(0, 1))}, in bits: its top bit is FIN, its low four bits the opcode.`,
+    `The second byte, ${toHex(frameBytes(p).subarray(1, 2))}, is MASK (top bit) and a 7-bit length: subtract 0x80 if MASK is set.`,
+    'The masking key is the four bytes right after the second byte; the payload follows it.',
+  ],
+  reveal: (p) =>
+    `FIN 1, opcode 1 (text), MASK 1, payload length ${p.word.length}, masking key ${toHex(Uint8Array.from(p.maskingKey), ' ')}.`,
+  check: (p, answer) => {
+    const wrong: string[] = [];
+    const notes: string[] = [];
+    const fin = readBit(answer.fin ?? '');
+    if (!fin.ok || fin.value !== 1) {
+      wrong.push('fin');
+      notes.push(
+        fin.ok
+          ? 'FIN: the top bit of the first byte is 1, so this frame ends its message.'
+          : `FIN: ${fin.why}`,
+      );
+    }
+    const opcode = readInteger(answer.opcode ?? '');
+    if (!opcode.ok || opcode.value !== 1) {
+      wrong.push('opcode');
+      notes.push(
+        !opcode.ok
+          ? `opcode: ${opcode.why}`
+          : opcode.value === 0x81
+            ? 'opcode: 0x81 is the whole first byte; the opcode is only its low four bits.'
+            : `opcode: ${opcode.value} is not it; the low four bits of the first byte give 1 (a text frame, RFC 6455 §5.2).`,
+      );
+    }
+    const mask = readBit(answer.mask ?? '');
+    if (!mask.ok || mask.value !== 1) {
+      wrong.push('mask');
+      notes.push(
+        mask.ok
+          ? 'MASK: the top bit of the second byte is 1; every frame from a browser is masked (RFC 6455 §5.3).'
+          : `MASK: ${mask.why}`,
+      );
+    }
+    const length = readInteger(answer.payloadLength ?? '');
+    if (!length.ok || length.value !== p.word.length) {
+      wrong.push('payloadLength');
+      const total = frameBytes(p).length;
+      notes.push(
+        !length.ok
+          ? `Payload length: ${length.why}`
+          : length.value === p.word.length + 0x80
+            ? 'Payload length: that includes the MASK bit; the length is the low seven bits of the second byte.'
+            : length.value === total
+              ? 'Payload length: that is the whole frame; the length counts only the payload after the masking key.'
+              : `Payload length: not ${length.value}; read the low seven bits of the second byte.`,
+      );
+    }
+    const key = readHex(answer.maskingKey ?? '');
+    if (!key.ok || !sameBytes(key.value, Uint8Array.from(p.maskingKey))) {
+      wrong.push('maskingKey');
+      notes.push(
+        key.ok
+          ? key.value.length !== 4
+            ? `Masking key: it is 4 bytes; you gave ${key.value.length}.`
+            : 'Masking key: take the four bytes right after the second byte.'
+          : `Masking key: ${key.why}`,
+      );
+    }
+    if (wrong.length === 0) return OK;
+    return { correct: false, feedback: notes.join(' '), wrong };
+  },
+});
+
 export const bigPictureExercises = [
   layer,
   messages,
+  readFrame,
   headerBytes,
   polling,
   longPolling,

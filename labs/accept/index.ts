@@ -88,7 +88,7 @@ export function mount(element: HTMLElement, options: MountOptions = {}): Mounted
               'p',
               {},
               h('strong', {}, 'Not a valid key. '),
-              'A server must not accept it: it answers 400 Bad Request instead of 101 (RFC 6455 §4.2.1 item 5, §4.2.2). The steps below show what the hash would be anyway.',
+              'A server must not accept it: it answers 400 Bad Request instead of 101 (RFC 6455 §4.2.1). The steps below show what the hash would be anyway.',
             ),
             h(
               'ul',

@@ -373,7 +373,7 @@ const PURPOSE: readonly PurposeStatement[] = [
     id: 'not-cached',
     label: 'The 101 is not a cached or replayed response to an earlier request',
     true: true,
-    why: 'The key is new for each connection, so an old response carries the wrong accept (RFC 6455 §1.3, §10.3).',
+    why: 'The key is new for each connection, so an old response carries the wrong accept (a fresh nonce for every connection, RFC 6455 §4.1 item 7).',
   },
   {
     id: 'authenticates',

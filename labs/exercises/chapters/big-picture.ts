@@ -24,7 +24,7 @@ const LAYER_STATEMENTS: readonly Statement[] = [
     id: 'app-on-tcp',
     label: 'An application-layer protocol that runs on top of a TCP connection, as HTTP does',
     true: true,
-    why: 'RFC 6455 §1.5 calls it an independent TCP-based protocol; its only tie to HTTP is the opening handshake.',
+    why: 'RFC 6455 §1.7 calls it an independent TCP-based protocol; its only tie to HTTP is the opening handshake.',
   },
   {
     id: 'below-tcp',
@@ -36,7 +36,7 @@ const LAYER_STATEMENTS: readonly Statement[] = [
     id: 'replaces-tcp',
     label: 'A transport protocol that replaces TCP, like UDP does',
     true: false,
-    why: 'WebSocket needs TCP underneath (RFC 6455 §1.5); it adds message framing on top of the byte stream.',
+    why: 'WebSocket needs TCP underneath (RFC 6455 §1.7); it adds message framing on top of the byte stream.',
   },
   {
     id: 'http-feature',

@@ -16,13 +16,20 @@ export default defineConfig({
         {
           label: 'Chapters',
           items: [
+      sidebar: [
+        {
+          label: 'Chapters',
+          items: [
             { slug: 'big-picture' },
+            { slug: 'handshake' },
             { slug: 'accept' },
             { slug: 'frames' },
+            { slug: 'messages' },
             { slug: 'console' },
           ],
         },
         { label: 'Your progress', items: [{ slug: 'progress' }] },
+      ],
       ],
     }),
   ],

@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+/** `memory` or `throughput` runs only that half, for a quick look while working on one of them. */
+const ONLY = process.env.BENCH_ONLY;
 const WARMUP_MS = 500;
 const IDLE_CONNECTIONS = 500;
 const SERVER = fileURLToPath(new URL('./echo-server.ts', import.meta.url));
@@ -154,12 +156,20 @@ async function main() {
   );
   // Memory first, on servers that have done nothing else, so earlier load cannot blur it.
   const memory: number[] = [];
-  for (const kind of ['plain', 'lab'] as const) {
+  for (const kind of ONLY === 'throughput' ? [] : (['plain', 'lab'] as const)) {
     const fresh = await startServer(kind);
     memory.push(await idleMemory(fresh));
     fresh.child.stdin?.end();
   }
   const [plainPerConnection = 0, labPerConnection = 0] = memory;
+  const memoryLine = () => {
+    const ratio = labPerConnection / plainPerConnection;
+    return `memory per idle connection (heap + external, ${IDLE_CONNECTIONS} connections): ws ${fmt(plainPerConnection / 1024, 1)} KiB, lab ${fmt(labPerConnection / 1024, 1)} KiB, ${fmt(ratio, 2)}x: ${ratio <= 2 ? 'PASS' : 'FAIL'} <= 2x`;
+  };
+  if (ONLY === 'memory') {
+    console.log(memoryLine());
+    return;
+  }
   const plain = await startServer('plain');
   const lab = await startServer('lab');
   const rows: string[][] = [];
@@ -206,10 +216,7 @@ async function main() {
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row));
 
-  const memoryRatio = labPerConnection / plainPerConnection;
-  checks.push(
-    `memory per idle connection (heap + external, ${IDLE_CONNECTIONS} connections): ws ${fmt(plainPerConnection / 1024, 1)} KiB, lab ${fmt(labPerConnection / 1024, 1)} KiB, ${fmt(memoryRatio, 2)}x: ${memoryRatio <= 2 ? 'PASS' : 'FAIL'} <= 2x`,
-  );
+  if (ONLY !== 'throughput') checks.push(memoryLine());
   console.log(`\n${checks.join('\n')}`);
   for (const server of [plain, lab]) server.child.stdin?.end();
 }

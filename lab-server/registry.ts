@@ -21,6 +21,9 @@ export interface ConnectionInfo {
   readonly openedAt: number;
 }
 
+/** Serialised events kept; a little more than an observer's largest flush. */
+const JSON_CACHE = 2_048;
+
 export type Listener = (event: LabEvent) => void;
 
 /**
@@ -77,16 +80,17 @@ export class Registry {
   }
 
   /**
-   * The event as JSON, serialised once however many observers send it. They all send the events
-   * of one turn in the next, so a small cache by sequence number is enough (a WeakMap keyed by
-   * every event made garbage collection the main cost under load).
+   * The event as JSON, serialised once however many observers send it. They all send an event
+   * within a few milliseconds of each other (observe.ts gathers at most 2,000 per flush), so a
+   * cache of the latest few thousand by sequence number is enough (a WeakMap keyed by every
+   * event made garbage collection the main cost under load).
    */
   json(event: LabEvent): string {
     let text = this.#json.get(event.seq);
     if (text === undefined) {
       text = JSON.stringify(event);
       this.#json.set(event.seq, text);
-      if (this.#json.size > 512) this.#json.delete(this.#json.keys().next().value as number);
+      if (this.#json.size > JSON_CACHE) this.#json.delete(this.#json.keys().next().value as number);
     }
     return text;
   }

@@ -19,14 +19,15 @@ import {
 } from '../protocol/handshake.ts';
 import { getHeader, type RequestHead } from '../protocol/http-head.ts';
 import type { Problem } from '../protocol/types.ts';
+import { type ConnectionHost, LabConnection } from './connection.ts';
 import { echo } from './echo.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import { observe } from './observe.ts';
 import { raw } from './raw.ts';
 import { Registry } from './registry.ts';
 import { staticSite } from './static.ts';
-import { ConnectionTap, routeOf } from './tap.ts';
-import { TapSocket } from './tap-socket.ts';
+import { routeOf } from './tap.ts';
+import type { TapSocket } from './tap-socket.ts';
 import { Trust } from './trust.ts';
 
 export interface LabServerOptions {
@@ -52,18 +53,14 @@ export interface LabServer {
 
 const WEBSOCKET_PATHS = new Set(['/echo', '/observe', '/raw']);
 
-interface Connection {
-  readonly tap: ConnectionTap;
-  readonly socket: TapSocket;
-  ws?: import('ws').WebSocket;
-  violation?: Problem;
-}
+type Connection = LabConnection;
 
 export async function startLabServer(options: LabServerOptions): Promise<LabServer> {
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   const registry = new Registry();
   const site = staticSite(join(options.root, 'dist'));
   const connections = new Set<Connection>();
+  /** Connections on Node's HTTP server, by the stream it reads. */
   const byTapSocket = new WeakMap<TapSocket, Connection>();
   /** Live connections by the client's port, so the /raw relay can find its own. */
   const byClientPort = new Map<number, Connection>();
@@ -71,11 +68,24 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
   let port = 0;
   let relayHost = '127.0.0.1';
 
-  // A client gets handshakeTimeoutMs to send each request head (slowloris); one sweep checks all.
+  // One sweep checks every connection, instead of a timer each: a client gets
+  // handshakeTimeoutMs to send each request head (slowloris), and an /echo connection silent for
+  // idleTimeoutMs is closed with 1001 (RFC 6455 §7.4.1).
   const sweep = setInterval(
     () => {
       const now = registry.now();
       for (const connection of connections) {
+        const ws = connection.ws;
+        if (ws !== undefined && connection.tap.route === 'echo' && ws.readyState === ws.OPEN) {
+          const bytes = connection.tap.bytesIn;
+          if (bytes !== connection.idleBytes) {
+            connection.idleBytes = bytes;
+            connection.idleSince = now;
+          } else if (now - connection.idleSince >= limits.idleTimeoutMs) {
+            ws.close(1001, `idle for ${Math.round(limits.idleTimeoutMs / 1000)} s`);
+          }
+          continue;
+        }
         const since = connection.tap.awaitingHeadSince;
         if (
           since === null ||
@@ -95,7 +105,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
         );
       }
     },
-    Math.max(50, Math.min(1000, limits.handshakeTimeoutMs / 4)),
+    Math.max(50, Math.min(1000, limits.handshakeTimeoutMs / 4, limits.idleTimeoutMs / 4)),
   );
   sweep.unref();
 
@@ -146,6 +156,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     site(req, res);
   });
 
+  // An upgrade on a connection that began with plain HTTP requests (Node's parser has it).
   http.on('upgrade', (req: IncomingMessage, socket: TapSocket, head: Buffer) => {
     const connection = byTapSocket.get(socket);
     const request = connection?.tap.request;
@@ -175,11 +186,15 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
 
+  /**
+   * Answers an upgrade request. `req` is Node's parse of it, or, for a connection whose first
+   * request is the upgrade, the tap's (`head` is then undefined: the tap holds those bytes).
+   */
   async function upgrade(
     connection: Connection,
     request: RequestHead,
-    req: IncomingMessage,
-    head: Buffer,
+    req: Pick<IncomingMessage, 'headers' | 'method'>,
+    head: Buffer | undefined,
   ) {
     const { tap, socket } = connection;
     const route = routeOf(request.target);
@@ -213,28 +228,40 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     }
 
     tap.expectResponse(route === 'echo');
-    let allowed = head.length;
+    let early = head ?? EMPTY;
     if (route === 'echo') {
       const offers = parseExtensions(getHeader(request, 'sec-websocket-extensions') ?? '') ?? [];
       const rsv1 = options.deflate === true && offers.some((e) => e.name === 'permessage-deflate');
-      allowed = Math.min(head.length, tap.beginFrames({ rsv1 }));
+      const allowed = tap.beginFrames({ rsv1 });
+      early = head === undefined ? allowed : head.subarray(0, allowed.length);
     } else {
+      // Bytes after the head of a request to /observe or /raw: the tap does not read them.
+      if (head === undefined) early = tap.takeEarly();
       tap.stopClient();
     }
     const server = route === 'echo' ? echoServer : plainServer;
-    server.handleUpgrade(req, socket, head.subarray(0, allowed), (ws) => {
-      connection.ws = ws;
-      // ws reports a peer's protocol errors as 'error' events (after closing with the right
-      // code); unhandled, one would end the process.
-      ws.on('error', () => {});
-      if (route === 'echo') echo(ws, { idleTimeoutMs: limits.idleTimeoutMs });
-      else if (route === 'observe')
-        observe(ws, new URL(request.target, 'http://lab'), registry, {
-          budgetBytes: limits.observerBudgetBytes,
-        });
-      else raw(ws, { host: relayHost, port, claim });
-      if (connection.violation !== undefined) failConnection(connection, connection.violation);
-    });
+    // On a TapSocket, `ws` gets the early bytes as its `head`; on the TCP socket, through the tap.
+    server.handleUpgrade(
+      req as IncomingMessage,
+      socket,
+      head === undefined ? EMPTY : early,
+      (ws) => {
+        connection.ws = ws;
+        // ws reports a peer's protocol errors as 'error' events (after closing with the right
+        // code); unhandled, one would end the process.
+        ws.on('error', ignore);
+        if (route === 'echo') echo(ws);
+        else if (route === 'observe')
+          observe(ws, new URL(request.target, 'http://lab'), registry, {
+            budgetBytes: limits.observerBudgetBytes,
+            socket: connection.socket,
+          });
+        else raw(ws, { host: relayHost, port, claim });
+        // Once the endpoint listens: ws emits the messages of these bytes at once.
+        connection.adoptWebSocket(ws, head === undefined ? early : EMPTY);
+        if (connection.violation !== undefined) failConnection(connection, connection.violation);
+      },
+    );
   }
 
   /** _Fail the WebSocket Connection_ (RFC 6455 §7.1.7): a close frame with the code, then FIN. */
@@ -316,42 +343,40 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
       tcp.on('error', () => {});
       return;
     }
-    const clientPort = tcp.remotePort ?? 0;
-    let connection: Connection;
-    const tap = new ConnectionTap({
-      registry,
-      limits,
-      client: { address: tcp.remoteAddress ?? '', port: clientPort },
-      server: { address: tcp.localAddress ?? '', port: tcp.localPort ?? 0 },
-      tls: false,
-      onViolation: (problem) => failConnection(connection, problem),
-      onBadRequest: (status, problem) => refuseRequest(connection, status, problem.explanation),
-    });
-    const socket = new TapSocket(tcp, {
-      incoming: (chunk) => tap.incoming(chunk),
-      outgoing: (chunk) => tap.outgoing(chunk),
-      incomingEnd: () => tap.incomingEnd(),
-      outgoingEnd: () => tap.outgoingEnd(),
-      closed: (error) => {
-        tap.closed(error);
-        connections.delete(connection);
-        if (byClientPort.get(clientPort) === connection) byClientPort.delete(clientPort);
-      },
-    });
-    connection = { tap, socket };
+    const connection = new LabConnection(host, tcp);
+    const clientPort = connection.tap.client.port;
     connections.add(connection);
-    byTapSocket.set(socket, connection);
     byClientPort.set(clientPort, connection);
     const claimed = claims.get(clientPort);
     if (claimed !== undefined) {
       claims.delete(clientPort);
-      tap.markRelayed();
-      claimed(tap.conn);
+      connection.tap.markRelayed();
+      claimed(connection.tap.conn);
     }
-
-    socket.on('error', () => {});
-    http.emit('connection', socket);
   });
+
+  const host: ConnectionHost = {
+    registry,
+    limits,
+    upgradeRequested(connection, request) {
+      connection.tap.request = null;
+      const req = { method: request.method, headers: nodeHeaders(request) };
+      upgrade(connection, request, req, undefined).catch(() => connection.socket.destroy());
+    },
+    httpRequested(connection, socket) {
+      byTapSocket.set(socket, connection);
+      socket.on('error', ignore);
+      http.emit('connection', socket);
+    },
+    violation: (connection, problem) => failConnection(connection, problem),
+    badRequest: (connection, status, problem) =>
+      refuseRequest(connection, status, problem.explanation),
+    closed(connection) {
+      connections.delete(connection);
+      const clientPort = connection.tap.client.port;
+      if (byClientPort.get(clientPort) === connection) byClientPort.delete(clientPort);
+    },
+  };
 
   listener.listen(options.port, options.host);
   await once(listener, 'listening');
@@ -383,6 +408,20 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
       await closed;
     },
   };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function ignore(): void {}
+
+/** Header fields as Node's IncomingMessage gives them to `ws`: lower-case names, repeats joined. */
+function nodeHeaders(request: RequestHead): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const field of request.headers) {
+    const previous = headers[field.lowerName];
+    headers[field.lowerName] = previous === undefined ? field.value : `${previous}, ${field.value}`;
+  }
+  return headers;
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {

@@ -28,10 +28,12 @@ export class TapSocket extends Duplex {
   readonly #hooks: TapHooks;
   #stopped = false;
 
-  constructor(socket: Socket, hooks: TapHooks) {
+  /** `read` holds bytes of the socket the tap has already seen, to be read first. */
+  constructor(socket: Socket, hooks: TapHooks, read?: Buffer) {
     super({ allowHalfOpen: true });
     this.socket = socket;
     this.#hooks = hooks;
+    if (read !== undefined && read.length > 0) this.push(read);
     socket.on('data', (chunk: Buffer) => {
       // The tap sees every byte, even once nothing more may reach the server's code.
       const allowed = hooks.incoming(chunk);

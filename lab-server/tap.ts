@@ -38,13 +38,21 @@ export interface TapOptions {
   readonly client: Endpoint;
   readonly server: Endpoint;
   readonly tls: boolean;
-  /** Called when the peer sent a frame that fails the connection (RFC 6455 §7.1.7). */
-  readonly onViolation: (problem: Problem) => void;
+  readonly owner: TapOwner;
+}
+
+/**
+ * Who acts on what the tap finds: the server's side of the connection. An object with methods
+ * rather than callbacks, so a connection costs no closures (the server may hold thousands).
+ */
+export interface TapOwner {
+  /** The peer sent a frame that fails the connection (RFC 6455 §7.1.7). */
+  failed(problem: Problem): void;
   /**
-   * Called when the request head breaks HTTP/1.1 or a limit; the server answers with `status`.
-   * No byte of that request reaches Node's HTTP parser.
+   * The request head breaks HTTP/1.1 or a limit; the server answers with `status`. No byte of
+   * that request reaches the server's HTTP or WebSocket code.
    */
-  readonly onBadRequest: (status: 400 | 431, problem: Problem) => void;
+  badRequest(status: 400 | 431, problem: Problem): void;
 }
 
 /** Where the upgrade request was going, from its path. */
@@ -62,6 +70,8 @@ type ServerState = 'idle' | 'head' | 'frames' | 'off';
 interface Slot {
   draft: EventDraft | undefined;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** How many early bytes (sent before the server answered the upgrade) are kept. */
 const EARLY_LIMIT = 64 * 1024;
@@ -84,13 +94,17 @@ export class ConnectionTap {
   #headWaitSince: number;
   /** Bytes of the request head now due that have arrived. */
   #headBytes = 0;
+  #requestHeads = 0;
   #serverState: ServerState = 'idle';
   #clientOffset = 0;
   #serverOffset = 0;
   #requestParser: HttpHeadParser<'request'> | null;
   #responseParser: HttpHeadParser<'response'> | null = null;
+  // Frame parsers are made when the first frame byte arrives, so an idle connection holds none.
   #clientFrames: FrameParser | null = null;
   #serverFrames: FrameParser | null = null;
+  #clientRsv1 = false;
+  #serverRsv1 = false;
   #early: Buffer[] = [];
   #earlyLength = 0;
   #closeSent: Direction | null = null;
@@ -112,6 +126,10 @@ export class ConnectionTap {
   /** The /raw relay made this connection: annotate it from the start, whatever it carries. */
   markRelayed(): void {
     if (this.#watched === null) this.#decide(true, this.#route);
+  }
+
+  get client(): Endpoint {
+    return this.#options.client;
   }
 
   get conn(): number {
@@ -199,6 +217,16 @@ export class ConnectionTap {
     return this.#headBytes;
   }
 
+  /** Request heads read so far, refused ones included. */
+  get requestHeads(): number {
+    return this.#requestHeads;
+  }
+
+  /** Bytes received from the client so far. */
+  get bytesIn(): number {
+    return this.#clientOffset;
+  }
+
   /** When the TCP connection was accepted (registry clock). */
   get openedAt(): number {
     return this.#openedAt;
@@ -235,6 +263,7 @@ export class ConnectionTap {
       return chunk.length;
     }
     this.#headBytes = 0;
+    this.#requestHeads++;
     if (result.state === 'error') {
       // Garbage where a request should be: worth showing, whoever sent it. The server answers
       // it; Node's parser never sees it.
@@ -248,7 +277,7 @@ export class ConnectionTap {
       this.#clientState = 'off';
       this.#blocked = true;
       this.#clientOffset += chunk.length;
-      this.#options.onBadRequest(result.status, result.problem);
+      this.#options.owner.badRequest(result.status, result.problem);
       return 0;
     }
     const head = result.head;
@@ -328,32 +357,19 @@ export class ConnectionTap {
   }
 
   /**
-   * The server took the upgrade: from here the client sends frames. `head` is what Node's HTTP
-   * parser read past the request; returns how many of its bytes may reach `ws`.
+   * The server took the upgrade: from here the client sends frames. Returns the bytes that came
+   * after the request head (the client may send frames before it sees the 101) that may reach
+   * `ws`: all of them, or those before a frame that fails the connection.
    */
-  beginFrames(extensions: { rsv1: boolean }): number {
-    if (this.#clientState !== 'await-upgrade') return Number.POSITIVE_INFINITY;
-    const { maxPayload, maxFragments } = this.#options.limits;
+  beginFrames(extensions: { rsv1: boolean }): Buffer {
+    if (this.#clientState !== 'await-upgrade') return EMPTY;
     const early = Buffer.concat(this.#early);
     this.#early = [];
     this.#earlyLength = 0;
     this.#clientOffset -= early.length;
-    this.#clientFrames = new FrameParser({
-      direction: 'client-to-server',
-      maxPayload,
-      maxFragments,
-      extensions,
-      previewLimit: PREVIEW_LIMIT,
-      startOffset: this.#clientOffset,
-      onEvent: (event) => {
-        if (event.kind === 'frame' && event.frame.problems.some((p) => p.fatal)) {
-          this.#failingFrameStart = event.frame.streamOffset;
-        }
-        this.#parserEvent('client-to-server', event);
-      },
-    });
+    this.#clientRsv1 = extensions.rsv1;
     this.#clientState = 'frames';
-    return this.#clientFramesPush(early);
+    return early.length === 0 ? early : early.subarray(0, this.#clientFramesPush(early));
   }
 
   /**
@@ -371,6 +387,14 @@ export class ConnectionTap {
     if (early.length > 0) this.#clientHead(early);
   }
 
+  /** The bytes that came after the upgrade request's head, for an endpoint the tap does not read. */
+  takeEarly(): Buffer {
+    const early = Buffer.concat(this.#early);
+    this.#early = [];
+    this.#earlyLength = 0;
+    return early;
+  }
+
   /** The upgrade was refused or handled elsewhere: stop reading the client's bytes. */
   stopClient(): void {
     this.#clientState = 'off';
@@ -378,21 +402,40 @@ export class ConnectionTap {
     this.#earlyLength = 0;
   }
 
-  /** Where the frame that failed the connection starts, once one has. */
-  #failingFrameStart = 0;
+  #newClientParser(): FrameParser {
+    const { maxPayload, maxFragments } = this.#options.limits;
+    this.#clientFrames = new FrameParser({
+      direction: 'client-to-server',
+      maxPayload,
+      maxFragments,
+      extensions: { rsv1: this.#clientRsv1 },
+      previewLimit: PREVIEW_LIMIT,
+      startOffset: this.#clientOffset,
+    });
+    return this.#clientFrames;
+  }
 
   #clientFramesPush(chunk: Uint8Array): number {
-    const parser = this.#clientFrames as FrameParser;
+    const parser = this.#clientFrames ?? this.#newClientParser();
     const start = this.#clientOffset;
-    parser.push(chunk);
+    const events = parser.push(chunk);
     this.#clientOffset += chunk.length;
+    // Where the frame that fails the connection starts; a failure found outside a frame's
+    // header (in a message) holds back the whole chunk.
+    let failingFrameStart = start;
+    for (const event of events) {
+      if (event.kind === 'frame' && event.frame.problems.some((p) => p.fatal)) {
+        failingFrameStart = event.frame.streamOffset;
+      }
+      this.#parserEvent('client-to-server', event);
+    }
     const failure = parser.failure;
     if (failure === null) return chunk.length;
     this.#clientState = 'off';
     this.#blocked = true;
-    this.#options.onViolation(failure);
+    this.#options.owner.failed(failure);
     // Let through the frames before the failing one; the failing frame itself stops here.
-    return Math.max(0, Math.min(chunk.length, this.#failingFrameStart - start));
+    return Math.max(0, Math.min(chunk.length, failingFrameStart - start));
   }
 
   // ---- server to client --------------------------------------------------------------------
@@ -416,7 +459,8 @@ export class ConnectionTap {
       return;
     }
     if (this.#serverState === 'frames') {
-      (this.#serverFrames as FrameParser).push(chunk);
+      const parser = this.#serverFrames ?? this.#newServerParser();
+      for (const event of parser.push(chunk)) this.#parserEvent('server-to-client', event);
       this.#serverOffset += chunk.length;
       return;
     }
@@ -447,16 +491,20 @@ export class ConnectionTap {
       return;
     }
     const offered = parseExtensions(getHeader(result.head, 'sec-websocket-extensions') ?? '') ?? [];
+    this.#serverRsv1 = offered.some((e) => e.name === 'permessage-deflate');
+    this.#serverState = 'frames';
+    if (result.rest.length > 0) this.outgoing(result.rest);
+  }
+
+  #newServerParser(): FrameParser {
     this.#serverFrames = new FrameParser({
       direction: 'server-to-client',
       maxPayload: Number.MAX_SAFE_INTEGER,
-      extensions: { rsv1: offered.some((e) => e.name === 'permessage-deflate') },
+      extensions: { rsv1: this.#serverRsv1 },
       previewLimit: PREVIEW_LIMIT,
       startOffset: this.#serverOffset,
-      onEvent: (event) => this.#parserEvent('server-to-client', event),
     });
-    this.#serverState = 'frames';
-    if (result.rest.length > 0) this.outgoing(result.rest);
+    return this.#serverFrames;
   }
 
   #responseEvent(head: ResponseHead, offset: number, length: number): void {
@@ -504,7 +552,9 @@ export class ConnectionTap {
   }
 
   incomingEnd(): void {
-    if (this.#clientState === 'frames') (this.#clientFrames as FrameParser).end();
+    if (this.#clientState === 'frames' && this.#clientFrames !== null) {
+      for (const event of this.#clientFrames.end()) this.#parserEvent('client-to-server', event);
+    }
     this.#push({ type: 'fin', conn: this.#conn, direction: 'client-to-server' });
   }
 

@@ -8,7 +8,7 @@ import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import { EditorState, Prec } from '@codemirror/state';
 import { EditorView, keymap, placeholder } from '@codemirror/view';
 import { FitAddon } from '@xterm/addon-fit';
-import { type ITheme, Terminal } from '@xterm/xterm';
+import { Terminal } from '@xterm/xterm';
 import type { LabEvent } from '../../protocol/annotations.ts';
 import { renderEvent, type Verbosity, visible } from '../../protocol/render-text.ts';
 import { h } from '../shared/dom.ts';
@@ -20,6 +20,7 @@ import {
   unavailableMessage,
   webSocketUrl,
 } from '../shared/lab-server.ts';
+import { terminalTheme } from '../shared/terminal-theme.ts';
 import { type FrameRow, frameRow } from './format.ts';
 import { type ClientEvent, FrameClient } from './frame-client.ts';
 import {
@@ -84,44 +85,6 @@ const EXAMPLES: readonly { label: string; format: PayloadFormat; text: string }[
 ];
 
 type HeadingTag = 'h2' | 'h3' | 'h4';
-
-/** The xterm colours, from Starlight's custom properties, so the terminal follows the theme. */
-function terminalTheme(probe: HTMLElement): ITheme {
-  const color = (variable: string, fallback: string) => {
-    probe.style.color = `var(${variable}, ${fallback})`;
-    return getComputedStyle(probe).color;
-  };
-  const red = color('--sl-color-red-high', '#c00');
-  const green = color('--sl-color-green-high', '#080');
-  const yellow = color('--sl-color-orange-high', '#a60');
-  const blue = color('--sl-color-blue-high', '#04c');
-  const magenta = color('--sl-color-purple-high', '#80c');
-  const cyan = color('--sl-color-accent-high', '#088');
-  const foreground = color('--sl-color-white', '#111');
-  const dim = color('--sl-color-gray-3', '#777');
-  return {
-    background: color('--sl-color-bg-nav', '#fff'),
-    foreground,
-    cursor: foreground,
-    selectionBackground: color('--sl-color-accent-low', '#ccd'),
-    black: dim,
-    red,
-    green,
-    yellow,
-    blue,
-    magenta,
-    cyan,
-    white: foreground,
-    brightBlack: dim,
-    brightRed: red,
-    brightGreen: green,
-    brightYellow: yellow,
-    brightBlue: blue,
-    brightMagenta: magenta,
-    brightCyan: cyan,
-    brightWhite: foreground,
-  };
-}
 
 interface Session {
   readonly events: ConnectionEvents;

@@ -2,7 +2,6 @@
  * The live console's logic, free of the DOM: which annotation events belong to the learner's
  * connection, and what the composer may send.
  */
-import type { LabEvent, ObserveSnapshot } from '../../protocol/annotations.ts';
 import { describeCloseCode } from '../../protocol/close-codes.ts';
 import { minimalLengthForm } from '../../protocol/frame-encoder.ts';
 import type { LengthForm } from '../../protocol/types.ts';
@@ -13,155 +12,15 @@ export type Transport = 'browser' | 'frames';
 
 // ---- finding the learner's own connection -------------------------------------------------
 
-/** A random tag for the query string of the /echo URL, e.g. `3fa9c01b77d2`. */
-export function newTag(
-  random: (bytes: Uint8Array) => Uint8Array = (b) => crypto.getRandomValues(b),
-): string {
-  return Array.from(random(new Uint8Array(6)), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-export function echoPath(tag: string): string {
-  return `/echo?console=${tag}`;
-}
-
-/** The tag in an upgrade request's target, if it carries one. */
-export function tagOf(target: string): string | null {
-  const query = target.split('?', 2)[1];
-  if (query === undefined) return null;
-  return new URLSearchParams(query).get('console');
-}
-
-export type ObserverMessage = LabEvent | ObserveSnapshot;
-
-/** Parses one /observe message; null for anything that is not schema version 1. */
-export function parseObserverMessage(data: unknown): ObserverMessage | null {
-  if (typeof data !== 'string') return null;
-  try {
-    const value = JSON.parse(data) as { v?: unknown; type?: unknown };
-    if (value === null || typeof value !== 'object') return null;
-    if (value.v !== 1 || typeof value.type !== 'string') return null;
-    return value as ObserverMessage;
-  } catch {
-    return null;
-  }
-}
-
-/** Events kept per unknown connection while looking for ours, and unknown connections kept. */
-const BUFFER_PER_CONNECTION = 64;
-const BUFFERED_CONNECTIONS = 32;
-
-/**
- * The events of one connection, from two observers in turn, each event once and in order.
- *
- * The browser cannot learn the number the lab server gave its WebSocket: it knows neither its
- * local port nor anything else the server sees first. So the console subscribes to every
- * connection (`/observe`) before it connects, and puts a random tag in the URL it connects to
- * (`/echo?console=TAG`). The upgrade request's target travels in the `handshake-request` event,
- * so the event carrying our tag names our connection, however many others open at the same time.
- * (Over /raw the relay names the connection itself; `identify` takes that too.)
- *
- * Then the console narrows to `/observe?id=N`. Until that observer's snapshot arrives it may have
- * missed events, so the wide one stays until then; once the wide one has closed, everything it
- * could deliver has arrived, and the narrow one's events are taken from the first sequence number
- * the wide one did not show.
- */
-export class ConnectionEvents {
-  readonly tag: string;
-  #conn: number | null = null;
-  #phase: 'wide' | 'handoff' | 'narrow' = 'wide';
-  #lastSeq = 0;
-  readonly #early = new Map<number, LabEvent[]>();
-  #pending: LabEvent[] = [];
-
-  constructor(tag: string) {
-    this.tag = tag;
-  }
-
-  get conn(): number | null {
-    return this.#conn;
-  }
-
-  /** True once the wide observer is no longer needed (the narrow one's snapshot arrived). */
-  get narrowed(): boolean {
-    return this.#phase !== 'wide';
-  }
-
-  /** An event from the wide observer (`/observe`); returns the events to show now. */
-  fromWide(event: LabEvent): LabEvent[] {
-    if (this.#phase === 'narrow') return [];
-    if (event.type === 'dropped') return this.#show([event]);
-    if (this.#conn === null) {
-      if (event.type === 'handshake-request' && tagOf(event.target) === this.tag) {
-        this.#remember(event);
-        return this.identify(event.conn);
-      }
-      this.#remember(event);
-      return [];
-    }
-    return event.conn === this.#conn ? this.#show([event]) : [];
-  }
-
-  /** Our connection is `conn`: returns its events seen so far. */
-  identify(conn: number): LabEvent[] {
-    if (this.#conn !== null) return [];
-    this.#conn = conn;
-    const early = this.#early.get(conn) ?? [];
-    this.#early.clear();
-    return this.#show(early);
-  }
-
-  /** The narrow observer (`/observe?id=N`) sent its snapshot: it now misses nothing. */
-  narrowReady(): void {
-    if (this.#phase === 'wide') this.#phase = 'handoff';
-  }
-
-  /** An event from the narrow observer. */
-  fromNarrow(event: LabEvent): LabEvent[] {
-    if (this.#conn === null) return [];
-    if (event.type !== 'dropped' && event.conn !== this.#conn) return [];
-    if (this.#phase !== 'narrow') {
-      this.#pending.push(event);
-      return [];
-    }
-    return this.#show([event]);
-  }
-
-  /** The wide observer has closed: nothing more comes from it. */
-  wideClosed(): LabEvent[] {
-    this.#phase = 'narrow';
-    const pending = this.#pending;
-    this.#pending = [];
-    return this.#show(pending);
-  }
-
-  #remember(event: LabEvent): void {
-    let list = this.#early.get(event.conn);
-    if (list === undefined) {
-      if (this.#early.size >= BUFFERED_CONNECTIONS) {
-        const oldest = this.#early.keys().next().value as number;
-        this.#early.delete(oldest);
-      }
-      list = [];
-      this.#early.set(event.conn, list);
-    }
-    if (list.length < BUFFER_PER_CONNECTION) list.push(event);
-  }
-
-  #show(events: readonly LabEvent[]): LabEvent[] {
-    const shown: LabEvent[] = [];
-    for (const event of events) {
-      // A `dropped` marker borrows the sequence number of the event after it: not a duplicate.
-      if (event.type === 'dropped') {
-        shown.push(event);
-        continue;
-      }
-      if (event.seq <= this.#lastSeq) continue;
-      this.#lastSeq = event.seq;
-      shown.push(event);
-    }
-    return shown;
-  }
-}
+// Shared with the handshake lab; the console keeps exporting them under their old names.
+export {
+  ConnectionEvents,
+  echoPath,
+  newTag,
+  type ObserverMessage,
+  parseObserverMessage,
+  tagOf,
+} from '../shared/connection-events.ts';
 
 // ---- the composer ---------------------------------------------------------------------------
 

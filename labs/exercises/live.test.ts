@@ -70,16 +70,24 @@ describe("collecting the learner's own events from /observe", () => {
     expect(collector.claim(3)).toBe(false);
   });
 
-  it('adopts a /raw connection a lab claims, with the events held until then, in server order', () => {
+  it('keeps a handshake with no User-Agent: typed by hand through /raw, or wscat on this machine', () => {
     const collector = new LiveCollector({ userAgent: ME });
     const first = opened(5);
     const typed = request(5, null);
-    collector.add(first);
-    collector.add(typed);
-    expect(collector.events).toEqual([]);
-    expect(collector.claim(5)).toBe(true);
+    expect(collector.add(first)).toBe(false);
+    expect(collector.add(typed)).toBe(true);
     expect(collector.events).toEqual([first, typed]);
     expect(collector.add(closed(5))).toBe(true);
+  });
+
+  it('adopts a connection a lab claims before its handshake is complete, with the events held until then', () => {
+    const collector = new LiveCollector({ userAgent: ME });
+    const first = opened(6);
+    collector.add(first);
+    expect(collector.events).toEqual([]);
+    expect(collector.claim(6)).toBe(true);
+    expect(collector.events).toEqual([first]);
+    expect(collector.add(request(6, 'curl/8.5.0'))).toBe(true);
   });
 
   it('takes a claim that arrives before the connection opens', () => {

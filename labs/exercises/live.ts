@@ -5,10 +5,12 @@
  * - "after Start": the first /observe message is a snapshot of the connections already open;
  *   those, and any connection whose `connection-opened` this page did not see, are ignored.
  * - "own": a browser WebSocket's opening handshake carries this browser's `User-Agent`, so a
- *   connection whose handshake-request has the same User-Agent came from this browser. A lab
- *   that drives the server through /raw (a TCP connection the server opens to itself, whose
- *   handshake the learner types) names its connection with `announceConnection(conn)`, which
- *   reaches every tab of the site through a BroadcastChannel.
+ *   connection whose handshake-request has the same User-Agent came from this browser; one with
+ *   another browser's User-Agent did not. A handshake with no User-Agent at all was typed by hand
+ *   through /raw (a TCP connection the server opens to itself) or sent by a non-browser client on
+ *   this machine (wscat, the learner's own code): on a lab server bound to loopback, that is the
+ *   learner too. A lab can also name a connection with `announceConnection(conn)`, which reaches
+ *   every tab of the site through a BroadcastChannel.
  *
  * `LiveCollector` is the pure part; `watchLearnerEvents` is the thin browser side.
  */
@@ -100,7 +102,7 @@ export class LiveCollector {
     }
     if (owner === 'unknown' && event.type === 'handshake-request') {
       const agent = event.headers.find((header) => header.name.toLowerCase() === 'user-agent');
-      if (agent !== undefined && agent.value === this.#identity.userAgent) {
+      if (agent === undefined || agent.value === this.#identity.userAgent) {
         this.#owners.set(conn, 'learner');
         this.#pending.get(conn)?.push(event);
         this.#adopt(conn);

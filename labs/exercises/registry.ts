@@ -5,9 +5,17 @@
  */
 import { acceptExercises } from './chapters/accept.ts';
 import { bigPictureExercises } from './chapters/big-picture.ts';
+import { handshakeExercises } from './chapters/handshake.ts';
+import { messagesExercises } from './chapters/messages.ts';
 import type { ChapterId, Exercise } from './types.ts';
 
-const ALL: readonly Exercise[] = [...bigPictureExercises, ...acceptExercises];
+// In course order, so progress views list exercises as the chapters do.
+const ALL: readonly Exercise[] = [
+  ...bigPictureExercises,
+  ...handshakeExercises,
+  ...acceptExercises,
+  ...messagesExercises,
+];
 
 const BY_ID = new Map<string, Exercise>();
 for (const exercise of ALL) {

@@ -16,10 +16,6 @@ export default defineConfig({
         {
           label: 'Chapters',
           items: [
-      sidebar: [
-        {
-          label: 'Chapters',
-          items: [
             { slug: 'big-picture' },
             { slug: 'handshake' },
             { slug: 'accept' },
@@ -29,7 +25,6 @@ export default defineConfig({
           ],
         },
         { label: 'Your progress', items: [{ slug: 'progress' }] },
-      ],
       ],
     }),
   ],

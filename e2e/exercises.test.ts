@@ -9,15 +9,19 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Locator, Page } from 'playwright-core';
 import sirv from 'sirv';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { allExercises } from '../labs/exercises/registry.ts';
 import { launchChromium, type OpenOptions, type Session, Sessions } from './browser.ts';
 import { type StaticServer, serveDist } from './serve.ts';
+
+/** Every exercise on the site, whichever chapters are merged. */
+const TOTAL = allExercises().length;
 
 const screenshots = fileURLToPath(new URL('./screenshots', import.meta.url));
 const dist = fileURLToPath(new URL('../dist', import.meta.url));
@@ -211,7 +215,7 @@ describe('exercises and progress', () => {
     await page.goto(`${server.url}/progress/`);
     const accepted = page.locator('.exp-chapter', { hasText: 'Sec-WebSocket-Accept' });
     await expect.poll(() => accepted.locator('.exp-count').textContent()).toBe(' 1 of 5 solved');
-    expect(await page.locator('.exp-total').textContent()).toBe('1 of 12 exercises solved.');
+    expect(await page.locator('.exp-total').textContent()).toBe(`1 of ${TOTAL} exercises solved.`);
 
     // New values: a different key, the exercise still counted as solved once.
     await page.goto(`${server.url}/accept/#exercise-accept-compute`);
@@ -300,7 +304,7 @@ describe('exercises and progress', () => {
     const page = second.page;
     await expect
       .poll(() => page.locator('.exp-total').textContent())
-      .toBe('0 of 12 exercises solved.');
+      .toBe(`0 of ${TOTAL} exercises solved.`);
     const bad = join(tmpdir(), `progress-bad-${process.pid}.json`);
     writeFileSync(bad, JSON.stringify({ ...data, version: 7, exercises: 'all of them' }));
     await page.getByLabel('Import progress from a file').setInputFiles(bad);
@@ -318,7 +322,7 @@ describe('exercises and progress', () => {
     await expect.poll(() => message.textContent()).toContain('Imported');
     await expect
       .poll(() => page.locator('.exp-total').textContent())
-      .toBe('1 of 12 exercises solved.');
+      .toBe(`1 of ${TOTAL} exercises solved.`);
 
     // Same seed, so the same key; and the exercise is solved here too.
     await page.goto(`${server.url}/accept/`);
@@ -430,6 +434,31 @@ describe('chapter 1 and the progress page', () => {
     await exercise(page, 'big-picture-messages').screenshot({
       path: `${screenshots}/exercise-phone.png`,
     });
+  });
+});
+
+describe('live exercises of other chapters', () => {
+  it("checks chapter 3's hand-typed handshake from a request with no User-Agent, as /raw relays it", async () => {
+    const { page } = await open('/handshake/');
+    const section = exercise(page, 'handshake-by-hand');
+    const requestLine = ((await section.locator('.ex-code').textContent()) ?? '').trim();
+    expect(requestLine).toMatch(/^GET \/echo\?by-hand=\w+ HTTP\/1\.1$/);
+    await section.getByRole('button', { name: 'Start watching' }).click();
+    const status = section.locator('.ex-live-status');
+    await expect
+      .poll(() => status.textContent(), { timeout: 10_000 })
+      .toMatch(/Watching the lab server/);
+    // What the terminal of chapter 3 sends through /raw: typed lines, no User-Agent.
+    const host = new URL(server.url).host;
+    const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      `${requestLine}\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    const feedback = section.locator('.ex-feedback');
+    await expect.poll(() => feedback.textContent(), { timeout: 10_000 }).toContain('Correct.');
+    expect(await section.locator('.ex-badge').textContent()).toBe('Solved');
+    socket.destroy();
   });
 });
 

@@ -16,13 +16,16 @@ export default defineConfig({
         {
           label: 'Chapters',
           items: [
+            { slug: 'big-picture' },
             { slug: 'handshake' },
+            { slug: 'accept' },
             { slug: 'frames' },
             { slug: 'messages' },
             { slug: 'console' },
             { slug: 'build-your-own' },
           ],
         },
+        { label: 'Your progress', items: [{ slug: 'progress' }] },
       ],
     }),
   ],

@@ -3,12 +3,21 @@
  * `labs/exercises/chapters/<chapter>.ts`; this file only gathers them, so the browser view and the
  * classroom server look exercises up in one place.
  */
+import { acceptExercises } from './chapters/accept.ts';
+import { bigPictureExercises } from './chapters/big-picture.ts';
 import { framesExercises } from './chapters/frames.ts';
 import { handshakeExercises } from './chapters/handshake.ts';
 import { messagesExercises } from './chapters/messages.ts';
 import type { ChapterId, Exercise } from './types.ts';
 
-const ALL: readonly Exercise[] = [...handshakeExercises, ...framesExercises, ...messagesExercises];
+// In course order, so progress views list exercises as the chapters do.
+const ALL: readonly Exercise[] = [
+  ...bigPictureExercises,
+  ...handshakeExercises,
+  ...acceptExercises,
+  ...framesExercises,
+  ...messagesExercises,
+];
 
 const BY_ID = new Map<string, Exercise>();
 for (const exercise of ALL) {

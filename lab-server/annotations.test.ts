@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeAccept } from '../protocol/accept.ts';
-import type { LabEvent } from '../protocol/annotations.ts';
+import { ANNOTATION_SCHEMA_VERSION, type LabEvent } from '../protocol/annotations.ts';
 import { EventLog } from './test-support/events.ts';
 import { clientClose, clientFrame, hex, OP, parseWireFrames } from './test-support/frames.ts';
 import { startTestLab, type TestLab } from './test-support/lab.ts';
@@ -68,7 +68,7 @@ describe('annotations agree with the bytes on the wire, byte for byte', () => {
     const events = log.forConn(conn);
     expect(log.events.every((e) => e.conn === conn)).toBe(true);
     expectOrdered(events);
-    expect(events.every((e) => e.v === 1)).toBe(true);
+    expect(events.every((e) => e.v === ANNOTATION_SCHEMA_VERSION)).toBe(true);
 
     // connection-opened: the client's own address and port, the server's listening port.
     expect(opened[0]?.client).toEqual({ address: '127.0.0.1', port: client.localPort });

@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LabEvent, ObserveSnapshot } from '../protocol/annotations.ts';
+import {
+  ANNOTATION_SCHEMA_VERSION,
+  type LabEvent,
+  type ObserveSnapshot,
+} from '../protocol/annotations.ts';
 import { CrashWatch } from './test-support/crashes.ts';
 import { EventLog } from './test-support/events.ts';
 import { clientFrame, closeOf, OP, parseWireFrames } from './test-support/frames.ts';
@@ -49,7 +53,7 @@ describe('/observe streams the annotations as JSON text messages', () => {
     const first = await observer.next();
     expect(first.isBinary).toBe(false);
     const snapshot = JSON.parse(first.data.toString()) as ObserveSnapshot;
-    expect(snapshot.v).toBe(1);
+    expect(snapshot.v).toBe(ANNOTATION_SCHEMA_VERSION);
     expect(snapshot.type).toBe('snapshot');
     expect(snapshot.connections).toContainEqual({
       conn,
@@ -209,7 +213,7 @@ describe('an observer that never reads costs bounded memory', () => {
       const echo = await WsClient.open(`${lab.ws}/echo`);
       const before = liveHeap();
       const payload = 'x'.repeat(100);
-      for (let batch = 0; batch < 30; batch++) {
+      for (let batch = 0; batch < 50; batch++) {
         for (let i = 0; i < 100; i++) echo.ws.send(payload);
         for (let i = 0; i < 100; i++) await echo.next();
       }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { LabEvent } from '../protocol/annotations.ts';
+import { ANNOTATION_SCHEMA_VERSION, type LabEvent } from '../protocol/annotations.ts';
 import { Registry } from './registry.ts';
 import { startLabServer } from './server.ts';
 import { attachTerminal, wantsColor } from './terminal.ts';
@@ -104,7 +104,12 @@ describe('the terminal output', () => {
       .split('\n')
       .map((line) => JSON.parse(line) as LabEvent);
     expect(events.map((e) => e.type)).toEqual(['fin', 'dropped']);
-    expect(events[1]).toMatchObject({ type: 'dropped', count: 4, seq: 5, v: 1 });
+    expect(events[1]).toMatchObject({
+      type: 'dropped',
+      count: 4,
+      seq: 5,
+      v: ANNOTATION_SCHEMA_VERSION,
+    });
   });
 
   it('stops writing, without throwing, when the reader goes away (EPIPE)', () => {

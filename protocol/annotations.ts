@@ -5,7 +5,7 @@
  * `v` and refuses what it does not know rather than misreading it.
  */
 import type { AcceptSteps } from './accept.ts';
-import { toHex } from './frame-parser.ts';
+import { FrameParser, toHex } from './frame-parser.ts';
 import type { HandshakeFinding } from './handshake.ts';
 import type {
   AnnotatedFrame,
@@ -15,7 +15,11 @@ import type {
   Problem,
 } from './types.ts';
 
-export const ANNOTATION_SCHEMA_VERSION = 1;
+/**
+ * 2: frame events no longer carry `fields`; `frameFields` derives them from `headerHex`. They
+ * were most of each frame event's JSON, and no reader of the stream used them.
+ */
+export const ANNOTATION_SCHEMA_VERSION = 2 as const;
 
 export interface Endpoint {
   readonly address: string;
@@ -53,7 +57,6 @@ export interface FrameRecord {
   readonly unmaskedHex: string;
   readonly payloadReceived: number;
   readonly complete: boolean;
-  readonly fields: readonly FieldAnnotation[];
   readonly problems: readonly Problem[];
   readonly close?: AnnotatedFrame['close'];
 }
@@ -191,10 +194,36 @@ export function frameRecord(frame: AnnotatedFrame): FrameRecord {
     unmaskedHex: toHexString(frame.unmaskedPreview),
     payloadReceived: frame.payloadReceived,
     complete: frame.complete,
-    fields: frame.fields,
     problems: frame.problems,
     ...(frame.close !== undefined ? { close: frame.close } : {}),
   };
+}
+
+/**
+ * The annotated header fields of a frame event (byte and bit offsets, bits, value, meaning),
+ * derived from the header bytes it carries by the same parser that made the event, so the stream
+ * need not repeat every meaning for every frame.
+ */
+export function frameFields(
+  frame: Pick<FrameRecord, 'headerHex' | 'streamOffset' | 'index'>,
+  direction: Direction,
+): readonly FieldAnnotation[] {
+  const header = new Uint8Array(frame.headerHex.length / 2);
+  for (let i = 0; i < header.length; i++) {
+    header[i] = Number.parseInt(frame.headerHex.slice(2 * i, 2 * i + 2), 16);
+  }
+  const parser = new FrameParser({
+    direction,
+    startOffset: frame.streamOffset,
+    // Only the layout is wanted here: the event already says what is wrong with the frame.
+    extensions: { rsv1: true, rsv2: true, rsv3: true },
+    maxPayload: Number.MAX_SAFE_INTEGER,
+    continueAfterFailure: true,
+  });
+  for (const event of [...parser.push(header), ...parser.end()]) {
+    if (event.kind === 'frame') return event.frame.fields.filter((f) => f.name !== 'payload');
+  }
+  return [];
 }
 
 export function messageRecord(message: AssembledMessage): MessageRecord {

@@ -3,7 +3,7 @@
  * rendered by protocol/render-text.ts, the renderer of the lab's own annotations, so the checker
  * says about a frame what the lab server says about it. Pure: no Node built-ins, no DOM.
  */
-import type { LabEvent } from '../../protocol/annotations.ts';
+import { ANNOTATION_SCHEMA_VERSION, type LabEvent } from '../../protocol/annotations.ts';
 import { renderEvent, visible } from '../../protocol/render-text.ts';
 import type { FailureReport, ProgressEvent, Report, StageResult, WireRecord } from './run.ts';
 
@@ -99,7 +99,7 @@ export function wireLines(wire: readonly WireRecord[], options: TextOptions): st
     const where = `${p('bold', arrow(record.direction))} ${record.label}${record.length > 0 ? p('dim', ` (${record.length} bytes at offset ${record.offset})`) : ''}`;
     if (record.frame !== undefined) {
       const event = {
-        v: 1,
+        v: ANNOTATION_SCHEMA_VERSION,
         seq: 0,
         t: 0,
         conn: 0,

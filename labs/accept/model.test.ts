@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { computeAccept, isValidKey } from '../../protocol/accept.ts';
-import type { LabEvent } from '../../protocol/annotations.ts';
+import { ANNOTATION_SCHEMA_VERSION, type LabEvent } from '../../protocol/annotations.ts';
 import {
   analyseKey,
   concatenationBytes,
@@ -77,7 +77,7 @@ describe('the accept calculator', () => {
   });
 
   it("finds this browser's /echo handshake and the accept the server sent", () => {
-    const common = { v: 1 as const, t: 1 };
+    const common = { v: ANNOTATION_SCHEMA_VERSION, t: 1 };
     const events: LabEvent[] = [
       {
         ...common,

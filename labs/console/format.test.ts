@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { LabEvent } from '../../protocol/annotations.ts';
-import { frameRecord } from '../../protocol/annotations.ts';
+import {
+  ANNOTATION_SCHEMA_VERSION,
+  frameRecord,
+  type LabEvent,
+} from '../../protocol/annotations.ts';
 import { encodeFrame } from '../../protocol/frame-encoder.ts';
 import { parseFrames } from '../../protocol/frame-parser.ts';
 import { frameRow, spacedHex } from './format.ts';
@@ -11,7 +14,15 @@ function frameEvent(
 ): LabEvent {
   const frame = parseFrames(bytes, { direction }).frames[0];
   if (frame === undefined) throw new Error('no frame');
-  return { v: 1, seq: 1, t: 0, conn: 1, type: 'frame', direction, frame: frameRecord(frame) };
+  return {
+    v: ANNOTATION_SCHEMA_VERSION,
+    seq: 1,
+    t: 0,
+    conn: 1,
+    type: 'frame',
+    direction,
+    frame: frameRecord(frame),
+  };
 }
 
 describe('frameRow', () => {
@@ -47,7 +58,14 @@ describe('frameRow', () => {
 
   it('is null for events that are not frames', () => {
     expect(
-      frameRow({ v: 1, seq: 2, t: 0, conn: 1, type: 'fin', direction: 'client-to-server' }),
+      frameRow({
+        v: ANNOTATION_SCHEMA_VERSION,
+        seq: 2,
+        t: 0,
+        conn: 1,
+        type: 'fin',
+        direction: 'client-to-server',
+      }),
     ).toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LabEvent } from '../../protocol/annotations.ts';
+import { ANNOTATION_SCHEMA_VERSION, type LabEvent } from '../../protocol/annotations.ts';
 import {
   browserMayClose,
   ConnectionEvents,
@@ -14,7 +14,7 @@ import {
 } from './model.ts';
 
 let seq = 0;
-const base = (conn: number) => ({ v: 1 as const, seq: ++seq, t: seq, conn });
+const base = (conn: number) => ({ v: ANNOTATION_SCHEMA_VERSION, seq: ++seq, t: seq, conn });
 const opened = (conn: number): LabEvent => ({
   ...base(conn),
   type: 'connection-opened',
@@ -128,13 +128,16 @@ describe('ConnectionEvents: finding our connection among all', () => {
 });
 
 describe('parseObserverMessage', () => {
-  it('reads schema version 1 and refuses anything else', () => {
-    expect(parseObserverMessage('{"v":1,"type":"snapshot","connections":[]}')).toEqual({
-      v: 1,
+  it('reads the current schema version and refuses anything else', () => {
+    expect(
+      parseObserverMessage(`{"v":${ANNOTATION_SCHEMA_VERSION},"type":"snapshot","connections":[]}`),
+    ).toEqual({
+      v: ANNOTATION_SCHEMA_VERSION,
       type: 'snapshot',
       connections: [],
     });
-    expect(parseObserverMessage('{"v":2,"type":"frame"}')).toBeNull();
+    expect(parseObserverMessage('{"v":1,"type":"frame"}')).toBeNull();
+    expect(parseObserverMessage('{"v":3,"type":"frame"}')).toBeNull();
     expect(parseObserverMessage('not json')).toBeNull();
     expect(parseObserverMessage('null')).toBeNull();
     expect(parseObserverMessage(new ArrayBuffer(2))).toBeNull();

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { LabEvent } from '../../protocol/annotations.ts';
+import { ANNOTATION_SCHEMA_VERSION, type LabEvent } from '../../protocol/annotations.ts';
 import { LiveCollector, readObserveMessage } from './live.ts';
 
 const ME = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/156';
 let seq = 0;
 
 function base(conn: number) {
-  return { v: 1 as const, seq: ++seq, t: seq, conn };
+  return { v: ANNOTATION_SCHEMA_VERSION, seq: ++seq, t: seq, conn };
 }
 
 function opened(conn: number): LabEvent {
@@ -44,7 +44,7 @@ describe("collecting the learner's own events from /observe", () => {
   it('keeps connections from this browser opened after Start, from their first event', () => {
     const collector = new LiveCollector({ userAgent: ME });
     collector.snapshot({
-      v: 1,
+      v: ANNOTATION_SCHEMA_VERSION,
       type: 'snapshot',
       connections: [
         { conn: 1, route: 'echo', client: { address: '127.0.0.1', port: 1 }, openedAt: 0 },
@@ -104,11 +104,14 @@ describe("collecting the learner's own events from /observe", () => {
 
   it('reads /observe messages defensively', () => {
     expect(readObserveMessage('not json')).toBeNull();
-    expect(readObserveMessage('{"v":2,"type":"frame","conn":1,"seq":1}')).toBeNull();
-    expect(readObserveMessage('{"v":1,"type":"frame","conn":"1","seq":1}')).toBeNull();
-    expect(readObserveMessage('{"v":1,"type":"snapshot","connections":"x"}')).toBeNull();
+    const v = ANNOTATION_SCHEMA_VERSION;
+    expect(readObserveMessage(`{"v":${v + 1},"type":"frame","conn":1,"seq":1}`)).toBeNull();
+    expect(readObserveMessage(`{"v":${v},"type":"frame","conn":"1","seq":1}`)).toBeNull();
+    expect(readObserveMessage(`{"v":${v},"type":"snapshot","connections":"x"}`)).toBeNull();
     expect(readObserveMessage('null')).toBeNull();
-    expect(readObserveMessage('{"v":1,"type":"snapshot","connections":[]}')?.kind).toBe('snapshot');
+    expect(readObserveMessage(`{"v":${v},"type":"snapshot","connections":[]}`)?.kind).toBe(
+      'snapshot',
+    );
     expect(readObserveMessage(JSON.stringify(opened(1)))?.kind).toBe('event');
   });
 });

@@ -10,7 +10,7 @@
  *   5. once the server has answered, end politely with a close 1000; if it says nothing, it is
  *      waiting for bytes the frame promised, so end the TCP connection (FIN) instead.
  */
-import type { LabEvent } from '../../protocol/annotations.ts';
+import { ANNOTATION_SCHEMA_VERSION, type LabEvent } from '../../protocol/annotations.ts';
 import { webSocketUrl } from '../shared/lab-server.ts';
 import { Exchange, type Outcome } from './exchange.ts';
 
@@ -161,7 +161,7 @@ export function sendFrame(options: SendOptions): Sending {
       } catch {
         return;
       }
-      if (parsed === null || parsed.v !== 1) return;
+      if (parsed === null || parsed.v !== ANNOTATION_SCHEMA_VERSION) return;
       if (parsed.type === 'snapshot') {
         if (!ready) {
           ready = true;

@@ -3,7 +3,11 @@
  * /echo connection by a tag in the URL, the handshake lab its /raw connection by the number the
  * relay reports. Free of the DOM, shared by every lab that reads /observe.
  */
-import type { LabEvent, ObserveSnapshot } from '../../protocol/annotations.ts';
+import {
+  ANNOTATION_SCHEMA_VERSION,
+  type LabEvent,
+  type ObserveSnapshot,
+} from '../../protocol/annotations.ts';
 
 // ---- finding the learner's own connection -------------------------------------------------
 
@@ -33,7 +37,7 @@ export function parseObserverMessage(data: unknown): ObserverMessage | null {
   try {
     const value = JSON.parse(data) as { v?: unknown; type?: unknown };
     if (value === null || typeof value !== 'object') return null;
-    if (value.v !== 1 || typeof value.type !== 'string') return null;
+    if (value.v !== ANNOTATION_SCHEMA_VERSION || typeof value.type !== 'string') return null;
     return value as ObserverMessage;
   } catch {
     return null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LabEvent } from '../../../protocol/annotations.ts';
+import { ANNOTATION_SCHEMA_VERSION, type LabEvent } from '../../../protocol/annotations.ts';
 import { encodeFrame } from '../../../protocol/frame-encoder.ts';
 import { createRng, seedFor } from '../rng.ts';
 import type { ChoiceExercise, Exercise, OrderingExercise, ShortAnswerExercise } from '../types.ts';
@@ -164,7 +164,7 @@ describe('big-picture-one-connection', () => {
     text: string,
     direction: 'client-to-server' | 'server-to-client',
   ): LabEvent => ({
-    v: 1,
+    v: ANNOTATION_SCHEMA_VERSION,
     seq: ++seq,
     t: seq,
     conn,

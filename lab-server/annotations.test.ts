@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeAccept } from '../protocol/accept.ts';
 import { ANNOTATION_SCHEMA_VERSION, type LabEvent } from '../protocol/annotations.ts';
+import { PREVIEW_LIMIT } from './tap.ts';
 import { EventLog } from './test-support/events.ts';
 import { clientClose, clientFrame, hex, OP, parseWireFrames } from './test-support/frames.ts';
 import { startTestLab, type TestLab } from './test-support/lab.ts';
@@ -113,12 +114,16 @@ describe('annotations agree with the bytes on the wire, byte for byte', () => {
       res?.headers.map(({ name, value, byteOffset }) => ({ name, value, byteOffset })),
     ).toEqual(response.headers);
 
-    // Client frames: header + payload are exactly the bytes sent, at the offset they were sent.
+    // Client frames: header + payload preview are exactly the bytes sent, at the offset they
+    // were sent; the preview stops at PREVIEW_LIMIT bytes, the length does not.
     const clientFrames = log.of('frame').filter((e) => e.direction === 'client-to-server');
     expect(clientFrames).toHaveLength(sentFrames.length);
     clientFrames.forEach((event, i) => {
+      const sent = sentFrames[i] as Buffer;
+      const payloadLength = sent.length - event.frame.headerLength;
+      expect(event.frame.payloadLength, `client frame ${i}`).toBe(payloadLength);
       expect(event.frame.headerHex + event.frame.payloadHex, `client frame ${i}`).toBe(
-        hex(sentFrames[i] as Buffer),
+        hex(sent.subarray(0, event.frame.headerLength + Math.min(payloadLength, PREVIEW_LIMIT))),
       );
       expect(event.frame.streamOffset, `client frame ${i}`).toBe(offsets[i]);
       expect(event.frame.index).toBe(i);
@@ -131,7 +136,14 @@ describe('annotations agree with the bytes on the wire, byte for byte', () => {
     expect(received.rest.length).toBe(0);
     const serverFrames = log.of('frame').filter((e) => e.direction === 'server-to-client');
     expect(serverFrames.map((e) => e.frame.headerHex + e.frame.payloadHex)).toEqual(
-      received.frames.map((f) => hex(f.raw)),
+      received.frames.map((f) =>
+        hex(
+          f.raw.subarray(
+            0,
+            f.raw.length - f.payload.length + Math.min(f.payload.length, PREVIEW_LIMIT),
+          ),
+        ),
+      ),
     );
     expect(serverFrames.map((e) => e.frame.streamOffset)).toEqual(
       received.frames.map((f) => f.offset),

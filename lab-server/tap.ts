@@ -76,8 +76,12 @@ const EMPTY = Buffer.alloc(0);
 
 /** How many early bytes (sent before the server answered the upgrade) are kept. */
 const EARLY_LIMIT = 64 * 1024;
-/** Payload bytes each annotation shows; lengths stay exact. Enough to read, small to send. */
-const PREVIEW_LIMIT = 256;
+/**
+ * Payload bytes each annotation shows; lengths stay exact. Enough for what the renderers print
+ * (60 characters of text on a line, 160 in detail) and small to send: every byte costs the JSON
+ * of every observer three times over (payloadHex, unmaskedHex and the message's previewHex).
+ */
+export const PREVIEW_LIMIT = 128;
 
 export class ConnectionTap {
   readonly #options: TapOptions;

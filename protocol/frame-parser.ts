@@ -213,12 +213,28 @@ const EMPTY = new Uint8Array(0);
 const VALUE_BYTES = 32;
 
 export function toHex(bytes: Uint8Array, separator = ''): string {
+  // Concatenating two characters at a time builds a rope of hundreds of small strings, all of
+  // them garbage once the string is flattened; for previews, write the digits once and decode.
+  if (separator === '' && bytes.length > 16) return hexDigits(bytes);
   let out = '';
   for (let i = 0; i < bytes.length; i++) {
     if (i > 0) out += separator;
     out += HEX[bytes[i] as number];
   }
   return out;
+}
+
+const DIGIT_CODES = new TextEncoder().encode('0123456789abcdef');
+const ASCII = new TextDecoder();
+
+function hexDigits(bytes: Uint8Array): string {
+  const digits = new Uint8Array(bytes.length * 2);
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i] as number;
+    digits[2 * i] = DIGIT_CODES[byte >> 4] as number;
+    digits[2 * i + 1] = DIGIT_CODES[byte & 15] as number;
+  }
+  return ASCII.decode(digits);
 }
 
 /**

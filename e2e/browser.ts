@@ -3,6 +3,7 @@
  * download browsers here), and pages opened in their own contexts whose errors and requests
  * are recorded, so each test can fail on an error in the page or a request to another host.
  */
+import { createRequire } from 'node:module';
 import {
   type Browser,
   type BrowserContext,
@@ -89,4 +90,44 @@ export class Sessions {
       ).toEqual([]);
     }
   }
+}
+
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/** Serious and critical axe-core violations on the page (WCAG 2 A and AA rules). */
+export async function axeViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: axePath });
+  return page.evaluate(async () => {
+    const axe = (
+      window as unknown as {
+        axe: {
+          run(
+            context: Document,
+            options: object,
+          ): Promise<{
+            violations: {
+              id: string;
+              impact: string;
+              help: string;
+              nodes: { target: string[] }[];
+            }[];
+          }>;
+        };
+      }
+    ).axe;
+    // Starlight's own search button (its label "Search" differs from its visible "Search Ctrl
+    // K") is outside this project's pages; everything else is checked.
+    const result = await axe.run(
+      { exclude: [['button[data-open-modal]']] } as unknown as Document,
+      {
+        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+      },
+    );
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map(
+        (v) =>
+          `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
+      );
+  });
 }

@@ -8,7 +8,6 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
 import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +16,13 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import sirv from 'sirv';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { allExercises } from '../labs/exercises/registry.ts';
-import { launchChromium, type OpenOptions, type Session, Sessions } from './browser.ts';
+import {
+  axeViolations,
+  launchChromium,
+  type OpenOptions,
+  type Session,
+  Sessions,
+} from './browser.ts';
 import { type StaticServer, serveDist } from './serve.ts';
 
 /** Every exercise on the site, whichever chapters are merged. */
@@ -25,7 +30,6 @@ const TOTAL = allExercises().length;
 
 const screenshots = fileURLToPath(new URL('./screenshots', import.meta.url));
 const dist = fileURLToPath(new URL('../dist', import.meta.url));
-const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 let server: StaticServer;
@@ -41,44 +45,6 @@ function accept(key: string): string {
   return createHash('sha1')
     .update(key + GUID)
     .digest('base64');
-}
-
-/** Serious and critical axe-core violations on the page (WCAG 2 A and AA rules). */
-async function axeViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: axePath });
-  return page.evaluate(async () => {
-    const axe = (
-      window as unknown as {
-        axe: {
-          run(
-            context: Document,
-            options: object,
-          ): Promise<{
-            violations: {
-              id: string;
-              impact: string;
-              help: string;
-              nodes: { target: string[] }[];
-            }[];
-          }>;
-        };
-      }
-    ).axe;
-    // Starlight's own search button (its label "Search" differs from its visible "Search Ctrl
-    // K") is outside this project's pages; everything else is checked.
-    const result = await axe.run(
-      { exclude: [['button[data-open-modal]']] } as unknown as Document,
-      {
-        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-      },
-    );
-    return result.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map(
-        (v) =>
-          `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
-      );
-  });
 }
 
 function exercise(page: Page, id: string): Locator {

@@ -613,3 +613,22 @@ describe('properties', () => {
     );
   });
 });
+
+describe('secondary text', () => {
+  const fin: LabEvent = {
+    v: ANNOTATION_SCHEMA_VERSION,
+    seq: 1,
+    t: 0,
+    conn: 1,
+    type: 'fin',
+    direction: 'client-to-server',
+  };
+
+  it('is faint (SGR 2) for terminals, and gray (SGR 90) for xterm.js, which lets faint text lose its contrast', () => {
+    const faint = renderEvent(fin, { color: true }).join('\n');
+    expect(faint).toContain('\x1b[2m(TCP half-close)\x1b[22m');
+    const gray = renderEvent(fin, { color: true, faint: false }).join('\n');
+    expect(gray).toContain('\x1b[90m(TCP half-close)\x1b[39m');
+    expect(gray).not.toContain('\x1b[2m');
+  });
+});

@@ -20,6 +20,11 @@ export interface RenderOptions {
   readonly color: boolean;
   /** Default `bits`: the lab exists to show every frame bit by bit. */
   readonly verbosity?: Verbosity;
+  /**
+   * Secondary text is faint (SGR 2), as terminals show it; `false` draws it gray (SGR 90)
+   * instead, for xterm.js, which lets faint text fall below a readable contrast.
+   */
+  readonly faint?: boolean;
 }
 
 // ---- colours --------------------------------------------------------------------------------
@@ -35,12 +40,14 @@ const SGR = {
   magenta: ['35', '39'],
 } as const;
 type Style = keyof typeof SGR;
+/** Bright black, what the lab's xterm theme shows as gray. */
+const GRAY = ['90', '39'] as const;
 type Paint = Record<Style, (text: string) => string>;
 
-function painter(color: boolean): Paint {
+function painter(color: boolean, faint: boolean): Paint {
   const paint = {} as Record<Style, (text: string) => string>;
   for (const style of Object.keys(SGR) as Style[]) {
-    const [open, close] = SGR[style];
+    const [open, close] = style === 'dim' && !faint ? GRAY : SGR[style];
     paint[style] = color
       ? (text) => (text === '' ? '' : `\x1b[${open}m${text}\x1b[${close}m`)
       : (text) => text;
@@ -165,7 +172,7 @@ class Renderer {
   readonly #bits: boolean;
 
   constructor(options: RenderOptions) {
-    this.#p = painter(options.color);
+    this.#p = painter(options.color, options.faint ?? true);
     this.#bits = (options.verbosity ?? 'bits') === 'bits';
   }
 

@@ -319,6 +319,8 @@ export function mount(element: HTMLElement, options: LiveConsoleOptions = {}): M
     lineHeight: 1.2,
     fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace',
     theme: terminalTheme(themeProbe),
+    // WCAG AA for every colour of the theme, gray included.
+    minimumContrastRatio: 4.5,
   });
   const fit = new FitAddon();
   term.loadAddon(fit);
@@ -500,7 +502,7 @@ export function mount(element: HTMLElement, options: LiveConsoleOptions = {}): M
 
   function show(events: readonly LabEvent[]): void {
     for (const event of events) {
-      write(renderEvent(event, { color: true, verbosity }));
+      write(renderEvent(event, { color: true, verbosity, faint: false }));
       const row = frameRow(event);
       if (row !== null) addRow(row);
     }

@@ -281,14 +281,15 @@ export function mount(element: HTMLElement, options: FrameDecoderOptions = {}): 
     if (cell.width <= 2) classes.push('fd-cell--narrow');
     if (field.problemRules.length > 0) classes.push('fd-cell--problem');
     const isSelected = [...selected.values()].includes(field.key);
+    const units = cell.name === 'payload' ? cell.content.split(' ') : [...cell.content];
+    // The button is named by what it shows (label, bits, value), so speech input can name it by
+    // what is on screen (WCAG 2.5.3); the spaces between the parts only separate words, as the
+    // cell lays them out in a flex column and a grid.
     const button = h('button', {
       type: 'button',
       class: classes.join(' '),
       'data-key': field.key,
       'data-field': field.name,
-      'aria-label': cell.continued
-        ? `${field.label} (continued): ${field.valueText}`
-        : field.ariaLabel,
       'aria-pressed': isSelected ? 'true' : 'false',
       'aria-controls': detailsId,
       // One tab stop per field: the pieces of a field split over rows share its first cell's stop.
@@ -300,14 +301,20 @@ export function mount(element: HTMLElement, options: FrameDecoderOptions = {}): 
       content.classList.add('fd-cell-bits--text');
       content.textContent = cell.content;
     } else {
-      const units = cell.name === 'payload' ? cell.content.split(' ') : [...cell.content];
       content.style.setProperty('--fd-units', String(Math.max(1, units.length)));
-      for (const unit of units) content.append(h('span', {}, unit));
+      for (const [i, unit] of units.entries())
+        content.append(i > 0 ? ' ' : '', h('span', {}, unit));
     }
     append(button, [
       label,
+      ' ',
       content,
+      cell.value === '' ? '' : ' ',
       cell.value === '' ? '' : h('span', { class: 'fd-cell-value' }, cell.value),
+      cell.continued ? h('span', { class: 'sr-only' }, ' (continued)') : '',
+      field.problemRules.length > 0 && !cell.continued
+        ? h('span', { class: 'sr-only' }, ` (breaks ${field.problemRules.join(', ')})`)
+        : '',
     ]);
     return button;
   }

@@ -44,7 +44,6 @@ export interface FieldView {
   readonly bitWidth: number;
   /** Bit position of the field counted from the frame's first bit. */
   readonly frameBit: number;
-  readonly ariaLabel: string;
   readonly details: readonly Term[];
   /** Rules this field breaks (their identifiers); the diagram marks such fields. */
   readonly problemRules: readonly string[];
@@ -263,7 +262,6 @@ function fieldView(field: FieldAnnotation, frame: AnnotatedFrame): FieldView {
     bitOffset: field.bitOffset,
     bitWidth: field.bitWidth,
     frameBit: inFrame * 8 + field.bitOffset,
-    ariaLabel: `${field.label}: ${value}${problemRules.length > 0 ? ` (breaks ${problemRules.join(', ')})` : ''}`,
     details:
       problemRules.length > 0
         ? [...details, { term: 'Breaks', description: problemRules.join(', ') }]

@@ -223,6 +223,8 @@ export function mount(element: HTMLElement, options: HandshakeLabOptions = {}): 
     lineHeight: 1.2,
     fontFamily: font,
     theme: terminalTheme(themeProbe),
+    // WCAG AA for every colour of the theme, gray included.
+    minimumContrastRatio: 4.5,
   });
   const notes = new Terminal({
     disableStdin: true,
@@ -234,6 +236,8 @@ export function mount(element: HTMLElement, options: HandshakeLabOptions = {}): 
     lineHeight: 1.2,
     fontFamily: font,
     theme: terminalTheme(themeProbe),
+    // WCAG AA for every colour of the theme, gray included.
+    minimumContrastRatio: 4.5,
   });
   const fits = [wire, notes].map((term) => {
     const fit = new FitAddon();
@@ -407,7 +411,7 @@ export function mount(element: HTMLElement, options: HandshakeLabOptions = {}): 
           showPorts();
         }
       }
-      say(notes, renderEvent(event, { color: true, verbosity }));
+      say(notes, renderEvent(event, { color: true, verbosity, faint: false }));
     }
     if (events.some((e) => e.type === 'handshake-request')) showAnswer();
   }

@@ -94,6 +94,7 @@ export function mount(element: HTMLElement, options: MessagesLabOptions = {}): M
   let sentFrames = 0;
   const log = h('pre', {
     class: 'ml-log',
+    role: 'region',
     tabindex: 0,
     'aria-label': 'Annotations of this connection, from the lab server',
   });

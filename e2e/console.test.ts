@@ -4,17 +4,13 @@
  * frames table show them. And what the page says when there is no lab server at all.
  */
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import sirv from 'sirv';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, type OpenOptions, type Session, Sessions } from './browser.ts';
-import { type StaticServer, serveDist } from './serve.ts';
+import { type StaticServer, serveDist, serveSiteOnly } from './serve.ts';
 
 const screenshots = fileURLToPath(new URL('./screenshots', import.meta.url));
-const dist = fileURLToPath(new URL('../dist', import.meta.url));
 
 let server: StaticServer;
 let browser: Browser;
@@ -352,20 +348,16 @@ describe('live console on a phone', () => {
 });
 
 describe('live console without the lab server', () => {
-  let plain: Server;
+  let plain: StaticServer;
   let url: string;
 
   beforeAll(async () => {
     // The built site on a plain static server: no /echo, no /observe.
-    plain = createServer(sirv(dist, { dev: false }));
-    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(plain.address() as AddressInfo).port}`;
+    plain = await serveSiteOnly();
+    url = plain.url;
   });
 
-  afterAll(async () => {
-    plain.closeAllConnections();
-    await new Promise((resolve) => plain.close(resolve));
-  });
+  afterAll(() => plain.close());
 
   it('says plainly that the lab server is not running, and how to start it', async () => {
     const { page } = await open(`${url}/console/`, {

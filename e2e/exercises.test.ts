@@ -7,13 +7,11 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Locator, Page } from 'playwright-core';
-import sirv from 'sirv';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { allExercises } from '../labs/exercises/registry.ts';
 import {
@@ -23,13 +21,12 @@ import {
   type Session,
   Sessions,
 } from './browser.ts';
-import { type StaticServer, serveDist } from './serve.ts';
+import { type StaticServer, serveDist, serveSiteOnly } from './serve.ts';
 
 /** Every exercise on the site, whichever chapters are merged. */
 const TOTAL = allExercises().length;
 
 const screenshots = fileURLToPath(new URL('./screenshots', import.meta.url));
-const dist = fileURLToPath(new URL('../dist', import.meta.url));
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 let server: StaticServer;
@@ -429,19 +426,16 @@ describe('live exercises of other chapters', () => {
 });
 
 describe('without the lab server', () => {
-  let plain: Server;
+  let plain: StaticServer;
   let url: string;
 
   beforeAll(async () => {
-    plain = createServer(sirv(dist, { dev: false }));
-    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(plain.address() as AddressInfo).port}`;
+    // The built site on a plain static server: no /echo, no /observe.
+    plain = await serveSiteOnly();
+    url = plain.url;
   });
 
-  afterAll(async () => {
-    plain.closeAllConnections();
-    await new Promise((resolve) => plain.close(resolve));
-  });
+  afterAll(() => plain.close());
 
   it('says plainly how to start the lab server, and the static exercises still work', async () => {
     const { page } = await open(`${url}/big-picture/`, {

@@ -5,17 +5,13 @@
  * the lab says when there is no lab server.
  */
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import sirv from 'sirv';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, type OpenOptions, type Session, Sessions } from './browser.ts';
-import { type StaticServer, serveDist } from './serve.ts';
+import { type StaticServer, serveDist, serveSiteOnly } from './serve.ts';
 
 const screenshots = fileURLToPath(new URL('./screenshots', import.meta.url));
-const dist = fileURLToPath(new URL('../dist', import.meta.url));
 
 let server: StaticServer;
 let browser: Browser;
@@ -190,19 +186,16 @@ describe('messages lab in the dark theme and on a phone', () => {
 });
 
 describe('messages lab without the lab server', () => {
-  let plain: Server;
+  let plain: StaticServer;
   let url: string;
 
   beforeAll(async () => {
-    plain = createServer(sirv(dist, { dev: false }));
-    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(plain.address() as AddressInfo).port}`;
+    // The built site on a plain static server: no /echo, no /observe.
+    plain = await serveSiteOnly();
+    url = plain.url;
   });
 
-  afterAll(async () => {
-    plain.closeAllConnections();
-    await new Promise((resolve) => plain.close(resolve));
-  });
+  afterAll(() => plain.close());
 
   it('still assembles the frames, and says plainly the server is not running and how to start it', async () => {
     const { page } = await open(`${url}/messages/`, {

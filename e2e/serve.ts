@@ -3,8 +3,11 @@
  * the built site, for the browser tests.
  */
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sirv from 'sirv';
 import { startLabServer } from '../lab-server/server.ts';
 
 export interface StaticServer {
@@ -21,4 +24,20 @@ export async function serveDist(): Promise<StaticServer> {
   }
   const lab = await startLabServer({ host: '127.0.0.1', port: 0, root });
   return { url: lab.url.replace(/\/$/, ''), close: () => lab.close() };
+}
+
+/**
+ * The built site on a plain static server, without the lab server: no /echo, no /observe, no
+ * /raw. For the tests of what each lab says when the lab server is not running.
+ */
+export async function serveSiteOnly(): Promise<StaticServer> {
+  const server = createServer(sirv(join(root, 'dist'), { dev: false }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }

@@ -70,7 +70,7 @@ export class Registry {
       .filter((c) => c.route === 'echo' || c.route === 'unknown')
       .filter((c) => filter === undefined || c.conn === filter)
       .map(({ conn, route, client, openedAt }) => ({ conn, route, client, openedAt }));
-    return { v: ANNOTATION_SCHEMA_VERSION, type: 'snapshot', connections };
+    return { v: ANNOTATION_SCHEMA_VERSION, type: 'snapshot', seq: this.#seq, connections };
   }
 
   emit(draft: EventDraft, t = this.now()): LabEvent {

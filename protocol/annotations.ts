@@ -158,6 +158,11 @@ export type LabEventType = LabEvent['type'];
 export interface ObserveSnapshot {
   readonly v: typeof ANNOTATION_SCHEMA_VERSION;
   readonly type: 'snapshot';
+  /**
+   * The sequence number of the last event before this observer subscribed: it gets every event
+   * after it. An observer handing over from another knows the other owes it those up to here.
+   */
+  readonly seq: number;
   readonly connections: readonly {
     readonly conn: number;
     readonly route: Route;

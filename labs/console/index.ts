@@ -53,6 +53,8 @@ let instances = 0;
 
 /** Below this terminal width the font gets smaller. */
 const NARROW_PX = 560;
+/** How long the wide observer may take to deliver what it owes before it is closed anyway. */
+const WIDE_GRACE_MS = 2000;
 
 const TRANSPORTS: readonly { value: Transport; label: string; note: string }[] = [
   {
@@ -618,8 +620,10 @@ export function mount(element: HTMLElement, options: LiveConsoleOptions = {}): M
         if (parsed.type === 'snapshot') {
           if (!ready) {
             ready = true;
-            current.events.narrowReady();
-            wide.close(1000);
+            current.events.narrowReady(parsed.seq);
+            if (current.events.wideDone) wide.close(1000);
+            // Should the wide observer have dropped what it owed, it still goes.
+            else setTimeout(() => alive() && wide.close(1000), WIDE_GRACE_MS);
           }
           return;
         }
@@ -631,6 +635,7 @@ export function mount(element: HTMLElement, options: LiveConsoleOptions = {}): M
       const parsed = parseObserverMessage(message.data);
       if (parsed === null || parsed.type === 'snapshot' || !alive()) return;
       show(current.events.fromWide(parsed));
+      if (current.events.wideDone) wide.close(1000);
       identified();
     };
     wide.onclose = () => {

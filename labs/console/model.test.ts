@@ -89,10 +89,13 @@ describe('ConnectionEvents: finding our connection among all', () => {
     const d = fin(5);
     const e = fin(5);
     // The narrow observer subscribes after c happened: it delivers d and e; the wide one c and d.
-    events.narrowReady();
+    events.narrowReady(c.seq);
     expect(events.narrowed).toBe(true);
+    // The wide one still owes c, which it batches a few milliseconds late: it must stay open.
+    expect(events.wideDone).toBe(false);
     expect(events.fromNarrow(d)).toEqual([]);
     expect(events.fromWide(c)).toEqual([c]);
+    expect(events.wideDone).toBe(true);
     expect(events.fromWide(d)).toEqual([d]);
     expect(events.fromNarrow(e)).toEqual([]);
     expect(seqs(events.wideClosed())).toEqual([e.seq]);
@@ -114,7 +117,7 @@ describe('ConnectionEvents: finding our connection among all', () => {
     const events = new ConnectionEvents('aaaa');
     expect(events.fromNarrow(fin(1))).toEqual([]);
     events.identify(2);
-    events.narrowReady();
+    events.narrowReady(0);
     events.wideClosed();
     expect(events.fromNarrow(fin(9))).toEqual([]);
   });

@@ -46,6 +46,7 @@ describe("collecting the learner's own events from /observe", () => {
     collector.snapshot({
       v: ANNOTATION_SCHEMA_VERSION,
       type: 'snapshot',
+      seq: 0,
       connections: [
         { conn: 1, route: 'echo', client: { address: '127.0.0.1', port: 1 }, openedAt: 0 },
       ],

@@ -58,16 +58,20 @@ const BUFFERED_CONNECTIONS = 32;
  * so the event carrying our tag names our connection, however many others open at the same time.
  * (Over /raw the relay names the connection itself; `identify` takes that too.)
  *
- * Then the console narrows to `/observe?id=N`. Until that observer's snapshot arrives it may have
- * missed events, so the wide one stays until then; once the wide one has closed, everything it
- * could deliver has arrived, and the narrow one's events are taken from the first sequence number
- * the wide one did not show.
+ * Then the console narrows to `/observe?id=N`. That observer gets every event after the
+ * sequence number in its snapshot; the ones up to it only the wide one can deliver, and it sends
+ * events in batches, a few milliseconds late. So the wide one stays until it has delivered up to
+ * that number (`wideDone`; a browser drops what arrives on a socket it is closing), and the
+ * narrow one's events are taken from the first sequence number the wide one did not show.
  */
 export class ConnectionEvents {
   readonly tag: string;
   #conn: number | null = null;
   #phase: 'wide' | 'handoff' | 'narrow' = 'wide';
   #lastSeq = 0;
+  /** The highest sequence number the wide observer delivered, and the one it owes. */
+  #wideSeq = 0;
+  #handoffSeq = Number.POSITIVE_INFINITY;
   readonly #early = new Map<number, LabEvent[]>();
   #pending: LabEvent[] = [];
 
@@ -87,6 +91,7 @@ export class ConnectionEvents {
   /** An event from the wide observer (`/observe`); returns the events to show now. */
   fromWide(event: LabEvent): LabEvent[] {
     if (this.#phase === 'narrow') return [];
+    if (event.type !== 'dropped') this.#wideSeq = Math.max(this.#wideSeq, event.seq);
     if (event.type === 'dropped') return this.#show([event]);
     if (this.#conn === null) {
       if (event.type === 'handshake-request' && tagOf(event.target) === this.tag) {
@@ -109,8 +114,14 @@ export class ConnectionEvents {
   }
 
   /** The narrow observer (`/observe?id=N`) sent its snapshot: it now misses nothing. */
-  narrowReady(): void {
+  narrowReady(snapshotSeq: number): void {
     if (this.#phase === 'wide') this.#phase = 'handoff';
+    this.#handoffSeq = snapshotSeq;
+  }
+
+  /** The wide observer has delivered every event the narrow one missed: it may close now. */
+  get wideDone(): boolean {
+    return this.#phase === 'handoff' && this.#wideSeq >= this.#handoffSeq;
   }
 
   /** An event from the narrow observer. */

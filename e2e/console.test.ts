@@ -338,7 +338,7 @@ describe('live console on a phone', () => {
       hasTouch: true,
     });
     await waitForState(page, 'open', /connection #/);
-    await page.getByRole('button', { name: 'Send text' }).click();
+    await page.getByRole('button', { name: 'Send text' }).press('Enter'); // a tap could land on Starlight's sticky mobile bar
     await expect.poll(async () => (await tableRows(page)).length).toBe(2);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
       390,

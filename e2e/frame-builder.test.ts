@@ -176,14 +176,18 @@ describe('frame builder', () => {
       hasTouch: true,
     });
     await page.locator('.fb-editor .cm-content').waitFor();
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
-      390,
-    );
+    // Polled: the page's other labs and exercises are still mounting when the editor appears.
+    await expect
+      .poll(() => page.evaluate(() => document.documentElement.scrollWidth))
+      .toBeLessThanOrEqual(390);
     // No control sticks out of its panel (a long <option> once widened the rows).
-    const overflowing = await page
-      .locator('.fb-panel')
-      .evaluateAll((panels) => panels.filter((p) => p.scrollWidth > p.clientWidth).length);
-    expect(overflowing).toBe(0);
+    await expect
+      .poll(() =>
+        page
+          .locator('.fb-panel')
+          .evaluateAll((panels) => panels.filter((p) => p.scrollWidth > p.clientWidth).length),
+      )
+      .toBe(0);
     await page
       .locator('.fb')
       .screenshot({ path: `${screenshots}/frame-builder-phone.png`, style: HIDE_HEADER });
@@ -267,7 +271,7 @@ describe('bit diagram', () => {
       isMobile: true,
       hasTouch: true,
     });
-    await page.getByRole('button', { name: '256 bytes, 16-bit length' }).click();
+    await page.getByRole('button', { name: '256 bytes, 16-bit length' }).press('Enter'); // not a tap: the sticky mobile bar
     expect(await page.locator('.bd-bit[data-field="extendedPayloadLength"]').count()).toBe(16);
     expect(
       await page.locator('.bd-grid').evaluate((e) => e.style.getPropertyValue('--bd-row-bits')),

@@ -22,12 +22,18 @@ import type { Problem } from '../protocol/types.ts';
 import { checkUpgrade } from './check-endpoint.ts';
 import { type ConnectionHost, LabConnection } from './connection.ts';
 import { echo } from './echo.ts';
+import {
+  type HttpEndpoint,
+  httpEndpointFor,
+  type LabContext,
+  type WebSocketEndpoint,
+} from './endpoints.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import { observe } from './observe.ts';
 import { raw } from './raw.ts';
 import { Registry } from './registry.ts';
 import { staticSite } from './static.ts';
-import { routeOf } from './tap.ts';
+import { routeOf, WEBSOCKET_ROUTES } from './tap.ts';
 import type { TapSocket } from './tap-socket.ts';
 import { Trust } from './trust.ts';
 
@@ -41,6 +47,11 @@ export interface LabServerOptions {
   /** Browser origins allowed besides the lab's own pages and the Astro dev server. */
   readonly origins?: readonly string[];
   readonly limits?: Partial<Limits>;
+  /** Endpoints switched on by options (classroom mode), besides the ones always there. */
+  readonly endpoints?: {
+    readonly websocket?: readonly WebSocketEndpoint[];
+    readonly http?: readonly HttpEndpoint[];
+  };
 }
 
 export interface LabServer {
@@ -48,16 +59,26 @@ export interface LabServer {
   readonly port: number;
   readonly registry: Registry;
   readonly trust: Trust;
+  /** What endpoints get: registry, trust, limits, ports. */
+  readonly context: LabContext;
   /** Closes every WebSocket with 1001 (going away), then every connection, then the listener. */
   close(): Promise<void>;
 }
 
-const WEBSOCKET_PATHS = new Set(['/echo', '/observe', '/raw', '/check']);
+/** Endpoints with their own files that every lab server has. */
+const WEBSOCKET_ENDPOINTS: readonly WebSocketEndpoint[] = [];
+const HTTP_ENDPOINTS: readonly HttpEndpoint[] = [labInfo()];
 
 type Connection = LabConnection;
 
 export async function startLabServer(options: LabServerOptions): Promise<LabServer> {
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const webSocketEndpoints = new Map(
+    [...WEBSOCKET_ENDPOINTS, ...(options.endpoints?.websocket ?? [])].map((e) => [e.path, e]),
+  );
+  const httpEndpoints = [...HTTP_ENDPOINTS, ...(options.endpoints?.http ?? [])];
+  /** A server for each endpoint's own payload limit, made on first use. */
+  const endpointServers = new Map<WebSocketEndpoint, WebSocketServer>();
   const registry = new Registry();
   const site = staticSite(join(options.root, 'dist'));
   const connections = new Set<Connection>();
@@ -134,7 +155,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?', 1)[0] as string;
     const connection = byTapSocket.get(req.socket as unknown as TapSocket);
-    const request = WEBSOCKET_PATHS.has(path) ? connection?.tap.request : null;
+    const request = WEBSOCKET_ROUTES.has(path) ? connection?.tap.request : null;
     if (connection !== undefined && request !== null && request !== undefined) {
       // A handshake Node did not route as an upgrade (no Upgrade header, or no "upgrade" in
       // Connection): the tap annotated the request; it annotates this answer too, and the
@@ -157,7 +178,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     }
     const host = trust.checkHost(req.headers.host);
     if (!host.ok) return plainAnswer(res, 403, host.reason);
-    if (WEBSOCKET_PATHS.has(path)) {
+    if (WEBSOCKET_ROUTES.has(path)) {
       // RFC 9110 §15.5.22: 426 names the protocol to upgrade to.
       res.setHeader('Upgrade', 'websocket');
       res.setHeader('Connection', 'Upgrade');
@@ -168,6 +189,8 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
         `${path} is a WebSocket endpoint: send a GET with "Upgrade: websocket", "Connection: Upgrade", Sec-WebSocket-Key and "Sec-WebSocket-Version: 13" (RFC 6455 §4.1), for example new WebSocket("ws://${req.headers.host ?? '127.0.0.1'}${path}").`,
       );
     }
+    const endpoint = httpEndpointFor(httpEndpoints, path);
+    if (endpoint !== undefined) return endpoint.handle(req, res, context);
     site(req, res);
   });
 
@@ -234,10 +257,13 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     const host = trust.checkHost(getHeader(request, 'host'));
     if (!host.ok) return refuse(403, host.reason);
     if (route === 'check') return checkUpgrade({ trust, connection, request, req, head, refuse });
-    if (route === 'unknown') {
+    const endpoint = webSocketEndpoints.get(request.target.split('?', 1)[0] as string);
+    if (route !== 'echo' && route !== 'observe' && route !== 'raw' && endpoint === undefined) {
       return refuse(
         404,
-        `There is no WebSocket endpoint at ${request.target.slice(0, 100)}; try /echo.`,
+        route === 'classroom' || route === 'teacher'
+          ? `${request.target.slice(0, 100)} exists only in classroom mode: start the lab with pnpm lab --classroom.`
+          : `There is no WebSocket endpoint at ${request.target.slice(0, 100)}; try /echo.`,
       );
     }
     const origin = trust.checkOrigin(getHeader(request, 'origin'));
@@ -255,7 +281,10 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
       if (head === undefined) early = tap.takeEarly();
       tap.stopClient();
     }
-    const server = route === 'echo' ? echoServer : plainServer;
+    let server = route === 'echo' ? echoServer : plainServer;
+    if (endpoint !== undefined) {
+      server = endpointServers.get(endpoint) ?? endpointServer(endpoint);
+    }
     // On a TapSocket, `ws` gets the early bytes as its `head`; on the TCP socket, through the tap.
     server.handleUpgrade(
       req as IncomingMessage,
@@ -266,7 +295,10 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
         // ws reports a peer's protocol errors as 'error' events (after closing with the right
         // code); unhandled, one would end the process.
         ws.on('error', ignore);
-        if (route === 'echo') echo(ws);
+        if (endpoint !== undefined) {
+          const url = new URL(request.target, 'http://lab');
+          endpoint.open(ws, { url, head: request, connection }, context);
+        } else if (route === 'echo') echo(ws);
         else if (route === 'observe')
           observe(ws, new URL(request.target, 'http://lab'), registry, {
             budgetBytes: limits.observerBudgetBytes,
@@ -278,6 +310,17 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
         if (connection.violation !== undefined) failConnection(connection, connection.violation);
       },
     );
+  }
+
+  function endpointServer(endpoint: WebSocketEndpoint): WebSocketServer {
+    const server = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: endpoint.maxPayload,
+      perMessageDeflate: false,
+    });
+    endpointServers.set(endpoint, server);
+    return server;
   }
 
   /** _Fail the WebSocket Connection_ (RFC 6455 §7.1.7): a close frame with the code, then FIN. */
@@ -404,6 +447,13 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     port,
     ...(options.origins ? { origins: options.origins } : {}),
   });
+  const context: LabContext = {
+    registry,
+    trust,
+    limits,
+    host: relayHost,
+    ports: { http: port, https: null },
+  };
   const shownHost = address.address.includes(':') ? `[${address.address}]` : address.address;
 
   return {
@@ -411,6 +461,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     port,
     registry,
     trust,
+    context,
     close: async () => {
       clearInterval(sweep);
       const closed = new Promise((resolve) => listener.close(() => resolve(undefined)));
@@ -452,4 +503,26 @@ function plainAnswer(res: ServerResponse, status: number, text: string): void {
     'X-Content-Type-Options': 'nosniff',
   });
   res.end(`${text}\n`);
+}
+
+/**
+ * `/lab.json`: what the labs need to know about this lab server that a page cannot see, such as
+ * the ports of its other listeners. Nothing in it is secret; Host was checked.
+ */
+function labInfo(): HttpEndpoint {
+  return {
+    prefix: '/lab.json',
+    handle(req, res, context) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { Allow: 'GET, HEAD' });
+        return void res.end();
+      }
+      res.writeHead(200, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff',
+      });
+      res.end(JSON.stringify({ v: 1, ports: context.ports }));
+    },
+  };
 }

@@ -55,14 +55,20 @@ export interface TapOwner {
   badRequest(status: 400 | 431, problem: Problem): void;
 }
 
+/** The WebSocket paths of the lab server and the route each is annotated as. */
+export const WEBSOCKET_ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
+  ['/echo', 'echo'],
+  ['/observe', 'observe'],
+  ['/raw', 'raw'],
+  ['/check', 'check'],
+  ['/trace', 'trace'],
+  ['/classroom', 'classroom'],
+  ['/teacher', 'teacher'],
+]);
+
 /** Where the upgrade request was going, from its path. */
 export function routeOf(target: string): Route {
-  const path = target.split('?', 1)[0];
-  if (path === '/echo') return 'echo';
-  if (path === '/observe') return 'observe';
-  if (path === '/raw') return 'raw';
-  if (path === '/check') return 'check';
-  return 'unknown';
+  return WEBSOCKET_ROUTES.get(target.split('?', 1)[0] as string) ?? 'unknown';
 }
 
 type ClientState = 'head' | 'await-upgrade' | 'frames' | 'off';

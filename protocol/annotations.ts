@@ -79,7 +79,16 @@ export interface HeaderRecord {
 }
 
 /** Which endpoint of the lab server a connection reached. */
-export type Route = 'echo' | 'observe' | 'raw' | 'check' | 'http' | 'unknown';
+export type Route =
+  | 'echo'
+  | 'observe'
+  | 'raw'
+  | 'check'
+  | 'trace'
+  | 'classroom'
+  | 'teacher'
+  | 'http'
+  | 'unknown';
 
 export type LabEvent =
   | (EventBase & {

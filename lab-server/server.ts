@@ -452,7 +452,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     trust,
     limits,
     host: relayHost,
-    ports: { http: port, https: null },
+    ports: { http: port, https: null, proxies: null },
   };
   const shownHost = address.address.includes(':') ? `[${address.address}]` : address.address;
 

@@ -4,6 +4,7 @@ import { DEFAULT_PORT, HELP, type LabOptions, parseOptions } from './options.ts'
 import { type LabServer, startLabServer } from './server.ts';
 import { buildSite, siteIsStale } from './site-build.ts';
 import { attachTerminal, wantsColor } from './terminal.ts';
+import { traceCommand } from './trace/cli.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -17,6 +18,7 @@ function isLoopback(host: string): boolean {
 
 async function main(): Promise<number> {
   if (process.argv[2] === 'check') return checkCommand(process.argv.slice(3), process);
+  if (process.argv[2] === 'trace') return traceCommand(process.argv.slice(3), process);
   let options: LabOptions;
   try {
     options = parseOptions(process.argv.slice(2));
@@ -44,6 +46,7 @@ async function main(): Promise<number> {
       deflate: options.deflate,
       origins: options.origins,
       limits: options.limits,
+      ...(options.proxies === null ? {} : { proxies: options.proxies }),
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -76,6 +79,12 @@ async function main(): Promise<number> {
   const echo = new URL('/echo', lab.url);
   echo.protocol = 'ws:';
   say.write(`WebSocket Lab is running at ${lab.url}\nEcho endpoint: ${echo}\n`);
+  const proxies = lab.context.ports.proxies;
+  if (proxies !== null) {
+    say.write(
+      `Proxies for the trace and proxy labs (loopback only, they reach only this lab server): CONNECT tunnel http://127.0.0.1:${proxies.connect}, WebSocket-aware http://127.0.0.1:${proxies.aware}, naive http://127.0.0.1:${proxies.naive}\n`,
+    );
+  }
   if (!isLoopback(options.host)) {
     process.stderr.write(
       `Warning: listening on ${options.host}, so the lab is reachable from the network: anyone who can reach port ${lab.port} on this machine can use it. Do this only on a network you trust.\n`,

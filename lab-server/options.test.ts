@@ -18,6 +18,7 @@ describe('lab server options', () => {
       origins: [],
       output: 'pretty',
       color: true,
+      proxies: 0,
       limits: {
         maxPayload: DEFAULT_LIMITS.maxPayload,
         maxConnections: DEFAULT_LIMITS.maxConnections,
@@ -47,6 +48,8 @@ describe('lab server options', () => {
       '2.5',
       '--idle-timeout',
       '30',
+      '--proxy-port',
+      '7000',
     ]);
     expect(options).toEqual({
       host: '0.0.0.0',
@@ -57,6 +60,7 @@ describe('lab server options', () => {
       origins: ['http://192.168.1.20:6455'],
       output: 'json',
       color: false,
+      proxies: 7000,
       limits: {
         maxPayload: 65536,
         maxConnections: 50,
@@ -66,6 +70,16 @@ describe('lab server options', () => {
     });
     expect(parseOptions(['--quiet']).output).toBe('quiet');
     expect(parseOptions(['-h']).help).toBe(true);
+    expect(parseOptions(['--no-proxies']).proxies).toBeNull();
+  });
+
+  it('rejects a proxy port that leaves no room for three proxies, and --no-proxies with it', () => {
+    for (const port of ['65534', 'x', '-1']) {
+      expect(() => parseOptions([`--proxy-port=${port}`]), port).toThrow(/^--proxy-port must be/);
+    }
+    expect(() => parseOptions(['--proxy-port=7000', '--no-proxies'])).toThrow(
+      /cannot be used together/,
+    );
   });
 
   it('rejects a port that is not a whole number from 0 to 65535, saying why', () => {

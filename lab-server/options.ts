@@ -25,6 +25,8 @@ export interface LabOptions {
   /** False with --no-color; colour also needs a terminal and no NO_COLOR (see terminal.ts). */
   readonly color: boolean;
   readonly limits: CommandLineLimits;
+  /** Base port of the loopback proxies (0: ephemeral ports), or null with --no-proxies. */
+  readonly proxies: number | null;
 }
 
 const KIB = 1024;
@@ -61,6 +63,11 @@ Listening:
   --deflate                  offer permessage-deflate (RFC 7692) on /echo, to see RSV1 and
                              compressed payloads (default: off)
   --no-build                 serve dist/ as it is, even when it is out of date
+  --proxy-port <n>           the loopback proxies of the trace and proxy labs listen on
+                             127.0.0.1 ports n (CONNECT tunnel), n+1 (WebSocket-aware) and
+                             n+2 (naive); they reach only this lab server (default 0: free
+                             ports, printed at start and in /lab.json)
+  --no-proxies               do not start those proxies
 
 Output (default: annotated text, coloured when the output is a terminal):
   --json                     one JSON event per line (NDJSON) for other programs; run it as
@@ -83,6 +90,11 @@ Limits (whatever arrives on a socket is untrusted):
 Checking your own server:
   pnpm lab check <ws://host:port/path>   staged, explained checks of a WebSocket server you
                                          wrote (pnpm lab check --help for its options)
+
+Tracing a connection:
+  pnpm lab trace <ws://host:port/path>   times DNS, TCP, proxy, TLS, upgrade, one echoed
+                                         message, close and FIN, like curl -w (--proxy URL
+                                         goes through a proxy; pnpm lab trace --help)
 `;
 
 /** Parses the command line; throws an Error with a message meant for the user. */
@@ -96,6 +108,15 @@ export function parseOptions(argv: readonly string[]): LabOptions {
     throw new Error(`--port must be a whole number from 0 to 65535, not "${values.port}".`);
   }
   const host = values.host ?? DEFAULT_HOST;
+  if (values['no-proxies'] === true && values['proxy-port'] !== undefined) {
+    throw new Error('--proxy-port and --no-proxies cannot be used together: pick one.');
+  }
+  const proxyPort = values['proxy-port'] === undefined ? 0 : wholeNumber(values['proxy-port']);
+  if (proxyPort === null || proxyPort > 65533) {
+    throw new Error(
+      `--proxy-port must be a whole number from 0 to 65533 (it uses that port and the next two), not "${values['proxy-port']}".`,
+    );
+  }
   if (host.trim() === '') {
     throw new Error('--host needs an address, such as 127.0.0.1 or 0.0.0.0.');
   }
@@ -108,6 +129,7 @@ export function parseOptions(argv: readonly string[]): LabOptions {
     origins: [...new Set((values.origin ?? []).map(parseOrigin))],
     output: values.json === true ? 'json' : values.quiet === true ? 'quiet' : 'pretty',
     color: values['no-color'] !== true,
+    proxies: values['no-proxies'] === true ? null : proxyPort,
     limits: {
       maxPayload:
         values['max-payload'] === undefined
@@ -139,6 +161,8 @@ function parse(argv: readonly string[]) {
         origin: { type: 'string', multiple: true },
         deflate: { type: 'boolean' },
         'no-build': { type: 'boolean' },
+        'proxy-port': { type: 'string' },
+        'no-proxies': { type: 'boolean' },
         json: { type: 'boolean' },
         quiet: { type: 'boolean' },
         'no-color': { type: 'boolean' },

@@ -5,6 +5,8 @@ import type { OutputMode } from './terminal.ts';
 /** 6455, after the RFC: easy to remember, and rarely taken by anything else on a laptop. */
 export const DEFAULT_PORT = 6455;
 export const DEFAULT_HOST = '127.0.0.1';
+/** HTTPS and wss://: the next port up. */
+export const DEFAULT_TLS_PORT = 6456;
 
 /** The limits the command line can set; the others keep their DEFAULT_LIMITS. */
 export type CommandLineLimits = Pick<
@@ -27,6 +29,10 @@ export interface LabOptions {
   readonly limits: CommandLineLimits;
   /** Base port of the loopback proxies (0: ephemeral ports), or null with --no-proxies. */
   readonly proxies: number | null;
+  /** The HTTPS/wss:// port (0 picks a free one), or null with --no-tls. */
+  readonly tlsPort: number | null;
+  /** Where the certificate is kept, from --cert-dir; undefined: the default (certificate.ts). */
+  readonly certDir: string | undefined;
 }
 
 const KIB = 1024;
@@ -69,6 +75,12 @@ Listening:
                              ports, printed at start and in /lab.json)
   --no-proxies               do not start those proxies
 
+TLS (HTTPS and wss://, the same site and endpoints, with a self-signed certificate):
+  --tls-port <n>             port for https:// and wss:// (default ${DEFAULT_TLS_PORT}; 0 picks a free one)
+  --no-tls                   no TLS listener
+  --cert-dir <path>          where the certificate and key are kept (default: the user's config
+                             folder, e.g. ~/.config/websocket-lab/tls; or $WEBSOCKET_LAB_CERT_DIR)
+
 Output (default: annotated text, coloured when the output is a terminal):
   --json                     one JSON event per line (NDJSON) for other programs; run it as
                              pnpm -s lab --json to keep pnpm's own banner out of it
@@ -107,6 +119,22 @@ export function parseOptions(argv: readonly string[]): LabOptions {
   if (port === null || port > 65535) {
     throw new Error(`--port must be a whole number from 0 to 65535, not "${values.port}".`);
   }
+  const tlsPort =
+    values['tls-port'] === undefined ? DEFAULT_TLS_PORT : wholeNumber(values['tls-port']);
+  if (tlsPort === null || tlsPort > 65535) {
+    throw new Error(
+      `--tls-port must be a whole number from 0 to 65535, not "${values['tls-port']}".`,
+    );
+  }
+  if (values['no-tls'] === true && values['tls-port'] !== undefined) {
+    throw new Error('--tls-port and --no-tls cannot be used together: pick one.');
+  }
+  if (tlsPort === port && port !== 0) {
+    throw new Error(`--tls-port must differ from --port (both are ${port}).`);
+  }
+  if (values['cert-dir'] !== undefined && values['cert-dir'].trim() === '') {
+    throw new Error('--cert-dir needs a folder.');
+  }
   const host = values.host ?? DEFAULT_HOST;
   if (values['no-proxies'] === true && values['proxy-port'] !== undefined) {
     throw new Error('--proxy-port and --no-proxies cannot be used together: pick one.');
@@ -130,6 +158,8 @@ export function parseOptions(argv: readonly string[]): LabOptions {
     output: values.json === true ? 'json' : values.quiet === true ? 'quiet' : 'pretty',
     color: values['no-color'] !== true,
     proxies: values['no-proxies'] === true ? null : proxyPort,
+    tlsPort: values['no-tls'] === true ? null : tlsPort,
+    certDir: values['cert-dir'],
     limits: {
       maxPayload:
         values['max-payload'] === undefined
@@ -163,6 +193,9 @@ function parse(argv: readonly string[]) {
         'no-build': { type: 'boolean' },
         'proxy-port': { type: 'string' },
         'no-proxies': { type: 'boolean' },
+        'tls-port': { type: 'string' },
+        'no-tls': { type: 'boolean' },
+        'cert-dir': { type: 'string' },
         json: { type: 'boolean' },
         quiet: { type: 'boolean' },
         'no-color': { type: 'boolean' },

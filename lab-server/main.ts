@@ -105,7 +105,7 @@ async function main(): Promise<number> {
   const proxies = lab.context.ports.proxies;
   if (proxies !== null) {
     say.write(
-      `Proxies for the trace and proxy labs (loopback only, they reach only this lab server): CONNECT tunnel http://127.0.0.1:${proxies.connect}, WebSocket-aware http://127.0.0.1:${proxies.aware}, naive http://127.0.0.1:${proxies.naive}\n`,
+      `Proxies (loopback, to this lab only): CONNECT http://127.0.0.1:${proxies.connect}  aware http://127.0.0.1:${proxies.aware}  naive http://127.0.0.1:${proxies.naive}\n`,
     );
   }
   if (lab.httpsUrl !== null && certificate !== undefined) {

@@ -58,8 +58,8 @@ function expectWellFormed(trace: Trace, expected: readonly TracePhaseName[]) {
   expect(order).toEqual([...order].sort((a, b) => phaseRank(a) - phaseRank(b)));
 }
 
-const ALL_WS = TRACE_PHASES.filter((n) => n !== 'proxy' && n !== 'tls');
-const ALL_WSS = TRACE_PHASES.filter((n) => n !== 'proxy');
+const ALL_WS: TracePhaseName[] = TRACE_PHASES.filter((n) => n !== 'proxy' && n !== 'tls');
+const ALL_WSS: TracePhaseName[] = TRACE_PHASES.filter((n) => n !== 'proxy');
 
 describe('trace client, direct', () => {
   it('records every phase of ws:// in order, the server sending the first FIN (RFC 6455 §7.1.1)', async () => {

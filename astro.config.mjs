@@ -17,6 +17,7 @@ export default defineConfig({
           label: 'Chapters',
           items: [
             { slug: 'big-picture' },
+            { slug: 'connection-path' },
             { slug: 'handshake' },
             { slug: 'accept' },
             { slug: 'frames' },

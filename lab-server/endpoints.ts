@@ -19,6 +19,13 @@ export interface LabPorts {
   http: number;
   /** HTTPS and wss:// with the lab's self-signed certificate. */
   https: number | null;
+  /**
+   * The loopback proxies of the trace and proxy labs (`--proxies`), one port per mode: `connect`
+   * (CONNECT tunnels only, RFC 9110 §9.3.6), `aware` (forwards the WebSocket upgrade, re-adding
+   * Upgrade/Connection hop by hop), `naive` (drops hop-by-hop headers, RFC 9110 §7.6.1, so a ws://
+   * upgrade fails). `aware` and `naive` also accept CONNECT. They reach only this lab server's ports.
+   */
+  proxies: { connect: number; aware: number; naive: number } | null;
 }
 
 export interface LabContext {

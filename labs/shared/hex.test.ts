@@ -241,7 +241,8 @@ describe('parseHex: properties', () => {
       }),
       { numRuns: 2000 },
     );
-  });
+    // 2,000 texts of up to 200 characters take about a second alone; far longer on a busy machine.
+  }, 30_000);
 
   it('reports every non-hex letter in otherwise plain hex', () => {
     fc.assert(

@@ -17,11 +17,13 @@ export default defineConfig({
           label: 'Chapters',
           items: [
             { slug: 'big-picture' },
+            { slug: 'connection-path' },
             { slug: 'handshake' },
             { slug: 'accept' },
             { slug: 'frames' },
             { slug: 'messages' },
             { slug: 'console' },
+            { slug: 'proxies' },
             { slug: 'build-your-own' },
           ],
         },

@@ -32,8 +32,8 @@
  *                                           naming another target, wss:// without a TLS
  *                                           listener, too many traces running); nothing was traced
  *
- * then closes with 1000. One trace per connection; send another request after `done` to trace
- * again on the same socket.
+ * The socket stays open: one trace at a time per socket (a request during a trace is refused),
+ * and another request after `done` or `refused` traces again. The page closes the socket.
  */
 
 /** The phases in the order they happen; a trace contains an ordered subsequence of these. */

@@ -4,7 +4,7 @@ import type { Endpoint } from '../protocol/annotations.ts';
 import { getHeader, parseList, type RequestHead } from '../protocol/http-head.ts';
 import type { Problem } from '../protocol/types.ts';
 import type { Registry } from './registry.ts';
-import { ConnectionTap, type TapLimits, type TapOwner } from './tap.ts';
+import { ConnectionTap, type TapLimits, type TapOwner, type TlsInfo } from './tap.ts';
 import { type TapHooks, TapSocket } from './tap-socket.ts';
 
 /** What a connection asks of the server it belongs to. */
@@ -50,7 +50,11 @@ export class LabConnection implements TapOwner, TapHooks {
   idleBytes = 0;
   idleSince = 0;
 
-  constructor(host: ConnectionHost, tcp: Socket) {
+  /**
+   * `tcp` is the TCP socket, or on the TLS listener the TLSSocket after its handshake: it reads
+   * and writes plaintext, so the tap sees the decrypted bytes and the same code serves both.
+   */
+  constructor(host: ConnectionHost, tcp: Socket, tls?: { info: TlsInfo; acceptedAt: number }) {
     this.host = host;
     this.tcp = tcp;
     this.socket = tcp;
@@ -59,7 +63,8 @@ export class LabConnection implements TapOwner, TapHooks {
       limits: host.limits,
       client: endpoint(tcp.remoteAddress, tcp.remotePort),
       server: endpoint(tcp.localAddress, tcp.localPort),
-      tls: false,
+      tls: tls !== undefined,
+      ...(tls === undefined ? {} : { tlsInfo: tls.info, acceptedAt: tls.acceptedAt }),
       owner: this,
     });
     this.idleSince = this.tap.openedAt;
@@ -189,6 +194,15 @@ export class LabConnection implements TapOwner, TapHooks {
       this.received(chunk);
     }
   }
+}
+
+/**
+ * The LabConnection behind a socket an HTTP request or a WebSocket came on (the TCP or TLS
+ * socket, or its TapSocket), for endpoints that count what a connection carried.
+ */
+export function labConnectionOf(socket: unknown): LabConnection | undefined {
+  const tcp = socket instanceof TapSocket ? socket.socket : socket;
+  return (tcp as Partial<TappedSocket> | null)?.[kConnection];
 }
 
 /**

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { certificateDir, type LabCertificate, loadCertificate } from './certificate.ts';
 import { checkCommand } from './check/cli.ts';
 import { DEFAULT_PORT, HELP, type LabOptions, parseOptions } from './options.ts';
 import { type LabServer, startLabServer } from './server.ts';
@@ -35,6 +36,18 @@ async function main(): Promise<number> {
     say.write('Building the site (dist/ is missing or older than its sources)...\n');
     await buildSite(root);
   }
+  let certificate: LabCertificate | undefined;
+  if (options.tlsPort !== null) {
+    const dir = certificateDir(options.certDir, process.env);
+    try {
+      certificate = await loadCertificate(dir);
+    } catch (error) {
+      process.stderr.write(
+        `Could not make or store the TLS certificate in ${dir}: ${(error as Error).message}\nPick another folder with --cert-dir, or start without TLS: pnpm lab --no-tls\n`,
+      );
+      return 1;
+    }
+  }
   let lab: LabServer;
   try {
     lab = await startLabServer({
@@ -44,9 +57,19 @@ async function main(): Promise<number> {
       deflate: options.deflate,
       origins: options.origins,
       limits: options.limits,
+      ...(certificate === undefined || options.tlsPort === null
+        ? {}
+        : { tls: { port: options.tlsPort, key: certificate.key, cert: certificate.cert } }),
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' && (error as { listener?: string }).listener === 'tls') {
+      process.stderr.write(
+        `TLS port ${options.tlsPort} on ${options.host} is already in use, perhaps by another pnpm lab.\n` +
+          `Pick another: pnpm lab --tls-port ${(options.tlsPort ?? 0) + 2}, or start without TLS: pnpm lab --no-tls\n`,
+      );
+      return 1;
+    }
     if (code === 'EADDRINUSE') {
       process.stderr.write(
         `Port ${options.port} on ${options.host} is already in use, perhaps by another pnpm lab.\n` +
@@ -76,6 +99,18 @@ async function main(): Promise<number> {
   const echo = new URL('/echo', lab.url);
   echo.protocol = 'ws:';
   say.write(`WebSocket Lab is running at ${lab.url}\nEcho endpoint: ${echo}\n`);
+  if (lab.httpsUrl !== null && certificate !== undefined) {
+    const wss = new URL('/echo', lab.httpsUrl);
+    wss.protocol = 'wss:';
+    say.write(
+      `HTTPS: ${lab.httpsUrl}  wss:// echo: ${wss}\n` +
+        `TLS certificate (self-signed, for localhost, 127.0.0.1 and ::1, valid until ${certificate.validTo.toISOString().slice(0, 10)}): ${certificate.certPath}\n` +
+        (certificate.created
+          ? `  made a new one, because ${certificate.reason}; a browser warns until you trust it (see the chapter "The connection path")\n`
+          : '') +
+        `  SHA-256 fingerprint ${certificate.fingerprint256}\n`,
+    );
+  }
   if (!isLoopback(options.host)) {
     process.stderr.write(
       `Warning: listening on ${options.host}, so the lab is reachable from the network: anyone who can reach port ${lab.port} on this machine can use it. Do this only on a network you trust.\n`,

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { DEFAULT_LIMITS } from './limits.ts';
-import { DEFAULT_HOST, DEFAULT_PORT, HELP, parseBytes, parseOptions } from './options.ts';
+import {
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  DEFAULT_TLS_PORT,
+  HELP,
+  parseBytes,
+  parseOptions,
+} from './options.ts';
 import { startLabServer } from './server.ts';
 
 describe('lab server options', () => {
@@ -18,6 +25,8 @@ describe('lab server options', () => {
       origins: [],
       output: 'pretty',
       color: true,
+      tlsPort: DEFAULT_TLS_PORT,
+      certDir: undefined,
       limits: {
         maxPayload: DEFAULT_LIMITS.maxPayload,
         maxConnections: DEFAULT_LIMITS.maxConnections,
@@ -47,6 +56,10 @@ describe('lab server options', () => {
       '2.5',
       '--idle-timeout',
       '30',
+      '--tls-port',
+      '0',
+      '--cert-dir',
+      '/tmp/lab-certs',
     ]);
     expect(options).toEqual({
       host: '0.0.0.0',
@@ -57,6 +70,8 @@ describe('lab server options', () => {
       origins: ['http://192.168.1.20:6455'],
       output: 'json',
       color: false,
+      tlsPort: 0,
+      certDir: '/tmp/lab-certs',
       limits: {
         maxPayload: 65536,
         maxConnections: 50,
@@ -65,6 +80,7 @@ describe('lab server options', () => {
       },
     });
     expect(parseOptions(['--quiet']).output).toBe('quiet');
+    expect(parseOptions(['--no-tls']).tlsPort).toBeNull();
     expect(parseOptions(['-h']).help).toBe(true);
   });
 
@@ -74,6 +90,14 @@ describe('lab server options', () => {
         /^--port must be a whole number from 0 to 65535/,
       );
     }
+  });
+
+  it('rejects a bad --tls-port, one equal to --port, and --tls-port with --no-tls', () => {
+    expect(() => parseOptions(['--tls-port=x'])).toThrow(/^--tls-port must be a whole number/);
+    expect(() => parseOptions(['--tls-port=70000'])).toThrow(/^--tls-port must be a whole number/);
+    expect(() => parseOptions(['--port=7000', '--tls-port=7000'])).toThrow(/must differ/);
+    expect(() => parseOptions(['--no-tls', '--tls-port=1'])).toThrow(/cannot be used together/);
+    expect(() => parseOptions(['--cert-dir', ' '])).toThrow(/--cert-dir needs a folder/);
   });
 
   it('rejects unknown flags, missing values and stray arguments with a short message', () => {

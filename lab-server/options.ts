@@ -5,6 +5,8 @@ import type { OutputMode } from './terminal.ts';
 /** 6455, after the RFC: easy to remember, and rarely taken by anything else on a laptop. */
 export const DEFAULT_PORT = 6455;
 export const DEFAULT_HOST = '127.0.0.1';
+/** HTTPS and wss://: the next port up. */
+export const DEFAULT_TLS_PORT = 6456;
 
 /** The limits the command line can set; the others keep their DEFAULT_LIMITS. */
 export type CommandLineLimits = Pick<
@@ -25,6 +27,10 @@ export interface LabOptions {
   /** False with --no-color; colour also needs a terminal and no NO_COLOR (see terminal.ts). */
   readonly color: boolean;
   readonly limits: CommandLineLimits;
+  /** The HTTPS/wss:// port (0 picks a free one), or null with --no-tls. */
+  readonly tlsPort: number | null;
+  /** Where the certificate is kept, from --cert-dir; undefined: the default (certificate.ts). */
+  readonly certDir: string | undefined;
 }
 
 const KIB = 1024;
@@ -62,6 +68,12 @@ Listening:
                              compressed payloads (default: off)
   --no-build                 serve dist/ as it is, even when it is out of date
 
+TLS (HTTPS and wss://, the same site and endpoints, with a self-signed certificate):
+  --tls-port <n>             port for https:// and wss:// (default ${DEFAULT_TLS_PORT}; 0 picks a free one)
+  --no-tls                   no TLS listener
+  --cert-dir <path>          where the certificate and key are kept (default: the user's config
+                             folder, e.g. ~/.config/websocket-lab/tls; or $WEBSOCKET_LAB_CERT_DIR)
+
 Output (default: annotated text, coloured when the output is a terminal):
   --json                     one JSON event per line (NDJSON) for other programs; run it as
                              pnpm -s lab --json to keep pnpm's own banner out of it
@@ -95,6 +107,22 @@ export function parseOptions(argv: readonly string[]): LabOptions {
   if (port === null || port > 65535) {
     throw new Error(`--port must be a whole number from 0 to 65535, not "${values.port}".`);
   }
+  const tlsPort =
+    values['tls-port'] === undefined ? DEFAULT_TLS_PORT : wholeNumber(values['tls-port']);
+  if (tlsPort === null || tlsPort > 65535) {
+    throw new Error(
+      `--tls-port must be a whole number from 0 to 65535, not "${values['tls-port']}".`,
+    );
+  }
+  if (values['no-tls'] === true && values['tls-port'] !== undefined) {
+    throw new Error('--tls-port and --no-tls cannot be used together: pick one.');
+  }
+  if (tlsPort === port && port !== 0) {
+    throw new Error(`--tls-port must differ from --port (both are ${port}).`);
+  }
+  if (values['cert-dir'] !== undefined && values['cert-dir'].trim() === '') {
+    throw new Error('--cert-dir needs a folder.');
+  }
   const host = values.host ?? DEFAULT_HOST;
   if (host.trim() === '') {
     throw new Error('--host needs an address, such as 127.0.0.1 or 0.0.0.0.');
@@ -108,6 +136,8 @@ export function parseOptions(argv: readonly string[]): LabOptions {
     origins: [...new Set((values.origin ?? []).map(parseOrigin))],
     output: values.json === true ? 'json' : values.quiet === true ? 'quiet' : 'pretty',
     color: values['no-color'] !== true,
+    tlsPort: values['no-tls'] === true ? null : tlsPort,
+    certDir: values['cert-dir'],
     limits: {
       maxPayload:
         values['max-payload'] === undefined
@@ -139,6 +169,9 @@ function parse(argv: readonly string[]) {
         origin: { type: 'string', multiple: true },
         deflate: { type: 'boolean' },
         'no-build': { type: 'boolean' },
+        'tls-port': { type: 'string' },
+        'no-tls': { type: 'boolean' },
+        'cert-dir': { type: 'string' },
         json: { type: 'boolean' },
         quiet: { type: 'boolean' },
         'no-color': { type: 'boolean' },

@@ -11,6 +11,7 @@ import {
 } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import {
   buildServerResponse,
@@ -21,6 +22,7 @@ import { getHeader, type RequestHead } from '../protocol/http-head.ts';
 import type { Problem } from '../protocol/types.ts';
 import { checkUpgrade } from './check-endpoint.ts';
 import { type ConnectionHost, LabConnection } from './connection.ts';
+import { countEcho, countEndpoint } from './count.ts';
 import { echo } from './echo.ts';
 import {
   type HttpEndpoint,
@@ -33,8 +35,9 @@ import { observe } from './observe.ts';
 import { raw } from './raw.ts';
 import { Registry } from './registry.ts';
 import { staticSite } from './static.ts';
-import { routeOf, WEBSOCKET_ROUTES } from './tap.ts';
+import { routeOf, type TlsInfo, WEBSOCKET_ROUTES } from './tap.ts';
 import type { TapSocket } from './tap-socket.ts';
+import { listenTls, type TlsListener } from './tls-listener.ts';
 import { Trust } from './trust.ts';
 
 export interface LabServerOptions {
@@ -52,11 +55,16 @@ export interface LabServerOptions {
     readonly websocket?: readonly WebSocketEndpoint[];
     readonly http?: readonly HttpEndpoint[];
   };
+  /** A second listener for HTTPS and wss:// (tls-listener.ts); port 0 picks a free one. */
+  readonly tls?: { readonly port: number; readonly key: string; readonly cert: string };
 }
 
 export interface LabServer {
   readonly url: string;
   readonly port: number;
+  /** `https://HOST:PORT/` of the TLS listener, or null when it is off. */
+  readonly httpsUrl: string | null;
+  readonly tlsPort: number | null;
   readonly registry: Registry;
   readonly trust: Trust;
   /** What endpoints get: registry, trust, limits, ports. */
@@ -67,7 +75,7 @@ export interface LabServer {
 
 /** Endpoints with their own files that every lab server has. */
 const WEBSOCKET_ENDPOINTS: readonly WebSocketEndpoint[] = [];
-const HTTP_ENDPOINTS: readonly HttpEndpoint[] = [labInfo()];
+const HTTP_ENDPOINTS: readonly HttpEndpoint[] = [labInfo(), countEndpoint()];
 
 type Connection = LabConnection;
 
@@ -298,8 +306,10 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
         if (endpoint !== undefined) {
           const url = new URL(request.target, 'http://lab');
           endpoint.open(ws, { url, head: request, connection }, context);
-        } else if (route === 'echo') echo(ws);
-        else if (route === 'observe')
+        } else if (route === 'echo') {
+          echo(ws);
+          countEcho(context, request.target, ws, connection);
+        } else if (route === 'observe')
           observe(ws, new URL(request.target, 'http://lab'), registry, {
             budgetBytes: limits.observerBudgetBytes,
             socket: connection.socket,
@@ -379,7 +389,10 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     });
   }
 
-  const listener = createNetServer({ allowHalfOpen: true, noDelay: true }, (tcp) => {
+  const listener = createNetServer({ allowHalfOpen: true, noDelay: true }, (tcp) => accept(tcp));
+
+  /** A new connection, plain or (after its handshake) TLS: both are served the same way. */
+  function accept(tcp: Socket | TLSSocket, tls?: { info: TlsInfo; acceptedAt: number }) {
     if (connections.size >= limits.maxConnections) {
       const refusedPort = tcp.remotePort ?? 0;
       const refusedClaim = claims.get(refusedPort);
@@ -402,9 +415,11 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
       tcp.on('error', () => {});
       return;
     }
-    const connection = new LabConnection(host, tcp);
-    const clientPort = connection.tap.client.port;
+    const connection = new LabConnection(host, tcp, tls);
     connections.add(connection);
+    // The /raw relay connects to the plain port only.
+    if (tls !== undefined) return;
+    const clientPort = connection.tap.client.port;
     byClientPort.set(clientPort, connection);
     const claimed = claims.get(clientPort);
     if (claimed !== undefined) {
@@ -412,7 +427,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
       connection.tap.markRelayed();
       claimed(connection.tap.conn);
     }
-  });
+  }
 
   const host: ConnectionHost = {
     registry,
@@ -442,9 +457,28 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
   const address = listener.address() as AddressInfo;
   port = address.port;
   relayHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  let tlsListener: TlsListener | null = null;
+  if (options.tls !== undefined) {
+    try {
+      tlsListener = await listenTls({
+        host: options.host,
+        port: options.tls.port,
+        key: options.tls.key,
+        cert: options.tls.cert,
+        registry,
+        handshakeTimeoutMs: limits.handshakeTimeoutMs,
+        accept: (socket, tls) => accept(socket, tls),
+      });
+    } catch (error) {
+      await new Promise((resolve) => listener.close(() => resolve(undefined)));
+      throw Object.assign(error as Error, { listener: 'tls' });
+    }
+  }
+  const tlsPort = tlsListener?.port ?? null;
   trust = new Trust({
     host: options.host,
     port,
+    ...(tlsPort === null ? {} : { tlsPort }),
     ...(options.origins ? { origins: options.origins } : {}),
   });
   const context: LabContext = {
@@ -452,19 +486,23 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     trust,
     limits,
     host: relayHost,
-    ports: { http: port, https: null, proxies: null },
+    ports: { http: port, https: tlsPort, proxies: null },
   };
   const shownHost = address.address.includes(':') ? `[${address.address}]` : address.address;
+  const urlHost = shownHost === '0.0.0.0' || shownHost === '[::]' ? '127.0.0.1' : shownHost;
 
   return {
-    url: `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? '127.0.0.1' : shownHost}:${port}/`,
+    url: `http://${urlHost}:${port}/`,
     port,
+    httpsUrl: tlsPort === null ? null : `https://${urlHost}:${tlsPort}/`,
+    tlsPort,
     registry,
     trust,
     context,
     close: async () => {
       clearInterval(sweep);
       const closed = new Promise((resolve) => listener.close(() => resolve(undefined)));
+      const tlsClosed = tlsListener?.close();
       for (const { ws } of connections) {
         if (ws !== undefined && ws.readyState === ws.OPEN) ws.close(1001, 'lab server stopping');
       }
@@ -473,6 +511,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
       for (const { socket } of connections) socket.destroy();
       http.closeAllConnections();
       await closed;
+      await tlsClosed;
     },
   };
 }

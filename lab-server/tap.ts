@@ -38,8 +38,15 @@ export interface TapOptions {
   readonly client: Endpoint;
   readonly server: Endpoint;
   readonly tls: boolean;
+  /** What the TLS handshake negotiated, for a connection that made one. */
+  readonly tlsInfo?: TlsInfo;
+  /** When the TCP connection was accepted (registry clock), when that was before the tap began. */
+  readonly acceptedAt?: number;
   readonly owner: TapOwner;
 }
+
+/** The `tls` annotation of a connection, without its place in the stream. */
+export type TlsInfo = Omit<Extract<EventDraft, { type: 'tls' }>, 'type' | 'conn'>;
 
 /**
  * Who acts on what the tap finds: the server's side of the connection. An object with methods
@@ -128,7 +135,7 @@ export class ConnectionTap {
   constructor(options: TapOptions) {
     this.#options = options;
     this.#registry = options.registry;
-    this.#openedAt = this.#registry.now();
+    this.#openedAt = options.acceptedAt ?? this.#registry.now();
     this.#headWaitSince = this.#openedAt;
     this.#watched = null;
     this.#requestParser = this.#newRequestParser();
@@ -168,6 +175,9 @@ export class ConnectionTap {
       tls: this.#options.tls,
       openedAt: this.#openedAt,
     });
+    // Right after the connection opened and before any request: the handshake came first.
+    const tls = this.#options.tlsInfo;
+    if (tls !== undefined) this.#push({ type: 'tls', conn: this.#conn, ...tls });
   }
 
   #decide(watched: boolean, route: Route): void {
@@ -236,6 +246,16 @@ export class ConnectionTap {
   /** Bytes received from the client so far. */
   get bytesIn(): number {
     return this.#clientOffset;
+  }
+
+  /** Bytes sent to the client so far (after decryption, on a TLS connection). */
+  get bytesOut(): number {
+    return this.#serverOffset;
+  }
+
+  /** What the TLS handshake negotiated, or undefined on a plain TCP connection. */
+  get tls(): TlsInfo | undefined {
+    return this.#options.tlsInfo;
   }
 
   /** When the TCP connection was accepted (registry clock). */

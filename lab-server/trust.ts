@@ -14,6 +14,8 @@ export interface TrustOptions {
   /** The address the server listens on. */
   readonly host: string;
   readonly port: number;
+  /** The HTTPS/wss:// listener's port, whose pages (https://localhost:PORT) are the lab's too. */
+  readonly tlsPort?: number;
   /** Extra origins allowed, from --origin, e.g. `http://192.168.1.20:6455`. */
   readonly origins?: readonly string[];
 }
@@ -49,11 +51,17 @@ export class Trust {
 
   constructor(options: TrustOptions) {
     const names = serverNames(options.host);
+    const tlsPort = options.tlsPort;
     this.#hosts = new Set(names.map((name) => `${name}:${options.port}`));
+    if (tlsPort !== undefined) for (const name of names) this.#hosts.add(`${name}:${tlsPort}`);
     // A Host header may leave out the port only when it is the scheme's default.
-    if (options.port === 80) for (const name of names) this.#hosts.add(name);
+    if (options.port === 80 || tlsPort === 443) for (const name of names) this.#hosts.add(name);
     this.#origins = new Set([
       ...names.map((name) => `http://${name}:${options.port}`),
+      // An origin leaves out the scheme's default port (RFC 6454 §6.2).
+      ...(tlsPort === undefined
+        ? []
+        : names.map((name) => `https://${name}${tlsPort === 443 ? '' : `:${tlsPort}`}`)),
       ...LOOPBACK_NAMES.map((name) => `http://${name}:${DEV_SERVER_PORT}`),
       ...(options.origins ?? []).map((origin) => origin.replace(/\/$/, '').toLowerCase()),
     ]);

@@ -102,6 +102,27 @@ export type LabEvent =
       readonly server: Endpoint;
       readonly tls: boolean;
     })
+  /**
+   * A TLS connection (wss://, https://): what its handshake negotiated (RFC 8446 §4), sent after
+   * `connection-opened` and before the first request, whose bytes and frames the tap reads
+   * decrypted. When the handshake failed there is no request: `error` says why, the rest is null.
+   */
+  | (EventBase & {
+      readonly type: 'tls';
+      /** `TLSv1.3`, `TLSv1.2`, as OpenSSL names the version. */
+      readonly version: string | null;
+      /** The cipher suite's standard (IANA) name, e.g. `TLS_AES_128_GCM_SHA256`. */
+      readonly cipher: string | null;
+      /** The protocol agreed by ALPN (RFC 7301), e.g. `http/1.1`; null when the client offered none. */
+      readonly alpn: string | null;
+      /** The host name the client sent in SNI (RFC 6066 §3); null for an IP address or none. */
+      readonly servername: string | null;
+      /** True when the client resumed an earlier session (RFC 8446 §2.2): no certificate sent. */
+      readonly resumed: boolean;
+      /** Milliseconds from the TCP accept to the end of the handshake. */
+      readonly handshakeMs: number;
+      readonly error: string | null;
+    })
   | (EventBase & {
       readonly type: 'handshake-request';
       readonly route: Route;

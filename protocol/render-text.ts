@@ -182,6 +182,8 @@ class Renderer {
         return [
           `${this.#conn(e.conn)} ${this.#p.bold('connection opened')}  ${endpoint(e.client)} → ${endpoint(e.server)} ${this.#p.dim(e.tls ? '(TLS)' : '(TCP)')}`,
         ];
+      case 'tls':
+        return this.#tls(e);
       case 'handshake-request':
         return this.#request(e);
       case 'handshake-response':
@@ -218,6 +220,26 @@ class Renderer {
           `${this.#p.dim(`(an event of type ${visible(String((e as { type: unknown }).type))} this renderer does not know)`)}`,
         ];
     }
+  }
+
+  #tls(e: Extract<LabEvent, { type: 'tls' }>): string[] {
+    const ms = this.#p.dim(`(${Math.round(e.handshakeMs * 10) / 10} ms)`);
+    if (e.error !== null) {
+      return [
+        `${this.#conn(e.conn)} ${this.#p.red('TLS handshake failed')}  ${ms}`,
+        `${INDENT}${clip(e.error, 1000)}`,
+      ];
+    }
+    const lines = [
+      `${this.#conn(e.conn)} ${this.#p.bold('TLS')} ${visible(e.version ?? '?')} ${visible(e.cipher ?? '?')}  ${ms}`,
+      `${INDENT}${this.#label('ALPN:')} ${e.alpn === null ? 'none offered' : clip(e.alpn, 40)}  ${this.#label('SNI:')} ${e.servername === null ? 'none' : clip(e.servername, 80)}  ${e.resumed ? this.#p.green('session resumed') : 'full handshake'}`,
+    ];
+    if (this.#bits) {
+      lines.push(
+        `${DEEPER}${this.#p.dim('the bytes and frames below are read after decryption (RFC 8446 §5)')}`,
+      );
+    }
+    return lines;
   }
 
   #conn(conn: number): string {

@@ -22,7 +22,7 @@ export async function serveDist(): Promise<StaticServer> {
   if (!existsSync(join(root, 'dist', 'index.html'))) {
     throw new Error('dist/ has no index.html: build the site first with `pnpm build`.');
   }
-  const lab = await startLabServer({ host: '127.0.0.1', port: 0, root });
+  const lab = await startLabServer({ host: '127.0.0.1', port: 0, root, proxies: 0 });
   return { url: lab.url.replace(/\/$/, ''), close: () => lab.close() };
 }
 

@@ -5,6 +5,7 @@ import { DEFAULT_PORT, HELP, type LabOptions, parseOptions } from './options.ts'
 import { type LabServer, startLabServer } from './server.ts';
 import { buildSite, siteIsStale } from './site-build.ts';
 import { attachTerminal, wantsColor } from './terminal.ts';
+import { traceCommand } from './trace/cli.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -18,6 +19,7 @@ function isLoopback(host: string): boolean {
 
 async function main(): Promise<number> {
   if (process.argv[2] === 'check') return checkCommand(process.argv.slice(3), process);
+  if (process.argv[2] === 'trace') return traceCommand(process.argv.slice(3), process);
   let options: LabOptions;
   try {
     options = parseOptions(process.argv.slice(2));
@@ -60,6 +62,7 @@ async function main(): Promise<number> {
       ...(certificate === undefined || options.tlsPort === null
         ? {}
         : { tls: { port: options.tlsPort, key: certificate.key, cert: certificate.cert } }),
+      ...(options.proxies === null ? {} : { proxies: options.proxies }),
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -109,6 +112,12 @@ async function main(): Promise<number> {
           ? `  made a new one, because ${certificate.reason}; a browser warns until you trust it (see the chapter "The connection path")\n`
           : '') +
         `  SHA-256 fingerprint ${certificate.fingerprint256}\n`,
+    );
+  }
+  const proxies = lab.context.ports.proxies;
+  if (proxies !== null) {
+    say.write(
+      `Proxies for the trace and proxy labs (loopback only, they reach only this lab server): CONNECT tunnel http://127.0.0.1:${proxies.connect}, WebSocket-aware http://127.0.0.1:${proxies.aware}, naive http://127.0.0.1:${proxies.naive}\n`,
     );
   }
   if (!isLoopback(options.host)) {

@@ -27,6 +27,7 @@ describe('lab server options', () => {
       color: true,
       tlsPort: DEFAULT_TLS_PORT,
       certDir: undefined,
+      proxies: 0,
       limits: {
         maxPayload: DEFAULT_LIMITS.maxPayload,
         maxConnections: DEFAULT_LIMITS.maxConnections,
@@ -60,6 +61,8 @@ describe('lab server options', () => {
       '0',
       '--cert-dir',
       '/tmp/lab-certs',
+      '--proxy-port',
+      '7000',
     ]);
     expect(options).toEqual({
       host: '0.0.0.0',
@@ -72,6 +75,7 @@ describe('lab server options', () => {
       color: false,
       tlsPort: 0,
       certDir: '/tmp/lab-certs',
+      proxies: 7000,
       limits: {
         maxPayload: 65536,
         maxConnections: 50,
@@ -82,6 +86,16 @@ describe('lab server options', () => {
     expect(parseOptions(['--quiet']).output).toBe('quiet');
     expect(parseOptions(['--no-tls']).tlsPort).toBeNull();
     expect(parseOptions(['-h']).help).toBe(true);
+    expect(parseOptions(['--no-proxies']).proxies).toBeNull();
+  });
+
+  it('rejects a proxy port that leaves no room for three proxies, and --no-proxies with it', () => {
+    for (const port of ['65534', 'x', '-1']) {
+      expect(() => parseOptions([`--proxy-port=${port}`]), port).toThrow(/^--proxy-port must be/);
+    }
+    expect(() => parseOptions(['--proxy-port=7000', '--no-proxies'])).toThrow(
+      /cannot be used together/,
+    );
   });
 
   it('rejects a port that is not a whole number from 0 to 65535, saying why', () => {

@@ -31,6 +31,8 @@ export interface LabOptions {
   readonly tlsPort: number | null;
   /** Where the certificate is kept, from --cert-dir; undefined: the default (certificate.ts). */
   readonly certDir: string | undefined;
+  /** Base port of the loopback proxies (0: ephemeral ports), or null with --no-proxies. */
+  readonly proxies: number | null;
 }
 
 const KIB = 1024;
@@ -67,6 +69,11 @@ Listening:
   --deflate                  offer permessage-deflate (RFC 7692) on /echo, to see RSV1 and
                              compressed payloads (default: off)
   --no-build                 serve dist/ as it is, even when it is out of date
+  --proxy-port <n>           the loopback proxies of the trace and proxy labs listen on
+                             127.0.0.1 ports n (CONNECT tunnel), n+1 (WebSocket-aware) and
+                             n+2 (naive); they reach only this lab server (default 0: free
+                             ports, printed at start and in /lab.json)
+  --no-proxies               do not start those proxies
 
 TLS (HTTPS and wss://, the same site and endpoints, with a self-signed certificate):
   --tls-port <n>             port for https:// and wss:// (default ${DEFAULT_TLS_PORT}; 0 picks a free one)
@@ -95,6 +102,11 @@ Limits (whatever arrives on a socket is untrusted):
 Checking your own server:
   pnpm lab check <ws://host:port/path>   staged, explained checks of a WebSocket server you
                                          wrote (pnpm lab check --help for its options)
+
+Tracing a connection:
+  pnpm lab trace <ws://host:port/path>   times DNS, TCP, proxy, TLS, upgrade, one echoed
+                                         message, close and FIN, like curl -w (--proxy URL
+                                         goes through a proxy; pnpm lab trace --help)
 `;
 
 /** Parses the command line; throws an Error with a message meant for the user. */
@@ -124,6 +136,15 @@ export function parseOptions(argv: readonly string[]): LabOptions {
     throw new Error('--cert-dir needs a folder.');
   }
   const host = values.host ?? DEFAULT_HOST;
+  if (values['no-proxies'] === true && values['proxy-port'] !== undefined) {
+    throw new Error('--proxy-port and --no-proxies cannot be used together: pick one.');
+  }
+  const proxyPort = values['proxy-port'] === undefined ? 0 : wholeNumber(values['proxy-port']);
+  if (proxyPort === null || proxyPort > 65533) {
+    throw new Error(
+      `--proxy-port must be a whole number from 0 to 65533 (it uses that port and the next two), not "${values['proxy-port']}".`,
+    );
+  }
   if (host.trim() === '') {
     throw new Error('--host needs an address, such as 127.0.0.1 or 0.0.0.0.');
   }
@@ -138,6 +159,7 @@ export function parseOptions(argv: readonly string[]): LabOptions {
     color: values['no-color'] !== true,
     tlsPort: values['no-tls'] === true ? null : tlsPort,
     certDir: values['cert-dir'],
+    proxies: values['no-proxies'] === true ? null : proxyPort,
     limits: {
       maxPayload:
         values['max-payload'] === undefined
@@ -172,6 +194,8 @@ function parse(argv: readonly string[]) {
         'tls-port': { type: 'string' },
         'no-tls': { type: 'boolean' },
         'cert-dir': { type: 'string' },
+        'proxy-port': { type: 'string' },
+        'no-proxies': { type: 'boolean' },
         json: { type: 'boolean' },
         quiet: { type: 'boolean' },
         'no-color': { type: 'boolean' },

@@ -32,12 +32,14 @@ import {
 } from './endpoints.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import { observe } from './observe.ts';
+import { type RunningProxies, startProxies } from './proxy/server.ts';
 import { raw } from './raw.ts';
 import { Registry } from './registry.ts';
 import { staticSite } from './static.ts';
 import { routeOf, type TlsInfo, WEBSOCKET_ROUTES } from './tap.ts';
 import type { TapSocket } from './tap-socket.ts';
 import { listenTls, type TlsListener } from './tls-listener.ts';
+import { traceEndpoint } from './trace/endpoint.ts';
 import { Trust } from './trust.ts';
 
 export interface LabServerOptions {
@@ -50,6 +52,11 @@ export interface LabServerOptions {
   /** Browser origins allowed besides the lab's own pages and the Astro dev server. */
   readonly origins?: readonly string[];
   readonly limits?: Partial<Limits>;
+  /**
+   * Start the loopback proxies of the trace and proxy labs (lab-server/proxy/): connect, aware and
+   * naive on this port and the next two, or ephemeral ports with 0. Off when undefined.
+   */
+  readonly proxies?: number;
   /** Endpoints switched on by options (classroom mode), besides the ones always there. */
   readonly endpoints?: {
     readonly websocket?: readonly WebSocketEndpoint[];
@@ -74,7 +81,7 @@ export interface LabServer {
 }
 
 /** Endpoints with their own files that every lab server has. */
-const WEBSOCKET_ENDPOINTS: readonly WebSocketEndpoint[] = [];
+const WEBSOCKET_ENDPOINTS: readonly WebSocketEndpoint[] = [traceEndpoint()];
 const HTTP_ENDPOINTS: readonly HttpEndpoint[] = [labInfo(), countEndpoint()];
 
 type Connection = LabConnection;
@@ -488,6 +495,19 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     host: relayHost,
     ports: { http: port, https: tlsPort, proxies: null },
   };
+  let proxies: RunningProxies | null = null;
+  if (options.proxies !== undefined) {
+    try {
+      proxies = await startProxies(options.proxies, () => ({
+        ports: [context.ports.http, ...(context.ports.https === null ? [] : [context.ports.https])],
+        labHost: relayHost,
+      }));
+    } catch (error) {
+      await new Promise((resolve) => listener.close(resolve));
+      throw error;
+    }
+    context.ports.proxies = proxies.ports;
+  }
   const shownHost = address.address.includes(':') ? `[${address.address}]` : address.address;
   const urlHost = shownHost === '0.0.0.0' || shownHost === '[::]' ? '127.0.0.1' : shownHost;
 
@@ -510,6 +530,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
       await new Promise((resolve) => setTimeout(resolve, connections.size > 0 ? 100 : 0));
       for (const { socket } of connections) socket.destroy();
       http.closeAllConnections();
+      await proxies?.close();
       await closed;
       await tlsClosed;
     },

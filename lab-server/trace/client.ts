@@ -54,6 +54,8 @@ export interface TraceOptions {
   readonly message?: string;
   /** Skip certificate verification (self-signed certificates). */
   readonly insecure?: boolean;
+  /** Why the certificate is not verified, for the TLS phase's detail (default `--insecure`). */
+  readonly unverifiedNote?: string;
   /** Certificates to trust (PEM), e.g. a self-signed one. */
   readonly ca?: string | Buffer;
   readonly origin?: string;
@@ -111,7 +113,7 @@ export async function runTrace(options: TraceOptions): Promise<Trace> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TRACE_TIMEOUT_MS;
   const proxy = options.proxy;
   const tunnel = proxy !== undefined && (target.secure || options.proxyTunnel === true);
-  const via: TraceVia =
+  let via: TraceVia =
     options.via ?? (proxy === undefined ? 'direct' : tunnel ? 'connect' : 'aware');
   const t0 = performance.now();
   const now = () => Math.round((performance.now() - t0) * 1000) / 1000;
@@ -129,12 +131,12 @@ export async function runTrace(options: TraceOptions): Promise<Trace> {
   let addresses: string[] | undefined;
   let tls: TraceTls | undefined;
   const sockets: Socket[] = [];
-  const base = {
+  const base = () => ({
     v: 1 as const,
     url: target.url,
     via,
     ...(proxy === undefined ? {} : { proxy: proxy.url }),
-  };
+  });
   try {
     const hop = proxy ?? { host: target.host, port: target.port };
     // 1. DNS: the client resolves the name it connects to, the proxy's when there is one (the
@@ -257,7 +259,7 @@ export async function runTrace(options: TraceOptions): Promise<Trace> {
       record(
         'tls',
         start,
-        `${tls.version} ${tls.cipher}, ALPN ${tls.alpn ?? 'none'}${cert ? `, certificate for ${cert.subject}${cert.altNames.length > 0 ? ` (${cert.altNames.join(', ')})` : ''}, ${cert.verified ? 'verified' : 'NOT verified (--insecure)'}` : ''}`,
+        `${tls.version} ${tls.cipher}, ALPN ${tls.alpn ?? 'none'}${cert ? `, certificate for ${cert.subject}${cert.altNames.length > 0 ? ` (${cert.altNames.join(', ')})` : ''}, ${cert.verified ? 'verified' : `NOT verified (${options.unverifiedNote ?? '--insecure'})`}` : ''}`,
         {
           version: tls.version,
           cipher: tls.cipher,
@@ -316,6 +318,14 @@ export async function runTrace(options: TraceOptions): Promise<Trace> {
       );
     }
     const head = answer.head;
+    // The lab's naive proxy names itself in Via (RFC 9110 §7.6.3): label the trace after it.
+    if (
+      options.via === undefined &&
+      forwarded &&
+      /wslab-naive/.test(getHeader(head, 'via') ?? '')
+    ) {
+      via = 'naive';
+    }
     if (head.status !== 101) {
       await settle(stream, Math.min(timeoutMs, 500));
       const all = Buffer.concat(received, receivedLength);
@@ -457,7 +467,7 @@ export async function runTrace(options: TraceOptions): Promise<Trace> {
       record('fin-received', start, 'the server closed its side after ours', { first: 'client' });
     }
     return {
-      ...base,
+      ...base(),
       ok: true,
       phases,
       ...(tls ? { tls } : {}),
@@ -472,7 +482,7 @@ export async function runTrace(options: TraceOptions): Promise<Trace> {
             explanation: `The trace stopped: ${(error as Error).message}`,
           };
     return {
-      ...base,
+      ...base(),
       ok: false,
       phases,
       failure,
@@ -686,7 +696,13 @@ function explainRefusal(
       head.status === 400 ||
       (head.status >= 200 && head.status < 300))
   ) {
-    const which = removed ?? 'Upgrade and Connection';
+    const which =
+      removed === undefined
+        ? 'Upgrade and Connection'
+        : removed
+            .split(/\s*,\s*/)
+            .join(', ')
+            .replace(/, ([^,]*)$/, ' and $1');
     return `The proxy removed ${which} (hop-by-hop headers, RFC 9110 §7.6.1), so the server saw a plain GET ${target.path} and answered ${answered} instead of 101. A forwarding proxy has to pass the upgrade on explicitly for a WebSocket to get through (RFC 9110 §7.8); wss:// avoids this, since the proxy then only relays a CONNECT tunnel (RFC 9110 §9.3.6).${quoted}`;
   }
   return `The server answered ${answered} instead of 101 Switching Protocols, so the connection does not become a WebSocket (RFC 6455 §4.1).${quoted}`;

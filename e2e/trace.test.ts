@@ -98,14 +98,12 @@ describe('the trace timeline (chapter 2)', () => {
       /wss:\/\/ spent [\d.]+ ms in its TLS handshake/,
     );
     // Bars share one axis: the TLS bar starts after the TCP bar ends, and widths are percentages.
-    const geometry = await page
-      .locator('.tt-run[data-scheme="wss"] .tt-bar')
-      .evaluateAll((bars) =>
-        bars.map((bar) => ({
-          left: Number.parseFloat((bar as HTMLElement).style.left),
-          width: Number.parseFloat((bar as HTMLElement).style.width),
-        })),
-      );
+    const geometry = await page.locator('.tt-run[data-scheme="wss"] .tt-bar').evaluateAll((bars) =>
+      bars.map((bar) => ({
+        left: Number.parseFloat((bar as HTMLElement).style.left),
+        width: Number.parseFloat((bar as HTMLElement).style.width),
+      })),
+    );
     for (const bar of geometry) {
       expect(bar.left).toBeGreaterThanOrEqual(0);
       expect(bar.left + bar.width).toBeLessThanOrEqual(101);
@@ -121,7 +119,9 @@ describe('the trace timeline (chapter 2)', () => {
     const { page } = await open();
     await traceBoth(page);
     await page.getByRole('button', { name: 'Replay in slow motion' }).click();
-    await expect.poll(() => page.locator('.tt-status').textContent()).toBe('Replaying in slow motion…');
+    await expect
+      .poll(() => page.locator('.tt-status').textContent())
+      .toBe('Replaying in slow motion…');
     const during = (await phasesOf(page, 'wss')).length;
     expect(during).toBeLessThan(10);
     await expect
@@ -148,9 +148,13 @@ describe('the trace timeline (chapter 2)', () => {
     const button = page.getByRole('button', { name: 'Trace wss://' });
     await button.focus();
     await page.keyboard.press('Enter');
-    await page.locator('.tt-run[data-scheme="wss"][data-status="done"]').waitFor({ timeout: 20_000 });
+    await page
+      .locator('.tt-run[data-scheme="wss"][data-status="done"]')
+      .waitFor({ timeout: 20_000 });
     expect(await phasesOf(page, 'wss')).toContain('tls');
-    expect(await page.locator('.tt-run[data-scheme="ws"]').getAttribute('data-status')).toBe('idle');
+    expect(await page.locator('.tt-run[data-scheme="ws"]').getAttribute('data-status')).toBe(
+      'idle',
+    );
     const overflow = await page.evaluate(
       () => document.documentElement.scrollWidth - window.innerWidth,
     );

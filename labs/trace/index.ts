@@ -8,7 +8,7 @@ import type { TraceScheme } from '../../protocol/trace.ts';
 import { h } from '../shared/dom.ts';
 import { renderUnavailable } from '../shared/lab-server.ts';
 import { fetchLabInfo, type LabInfo, runTrace } from './client.ts';
-import { axisEnd, compare, formatMs, newRun, snapshotAt, type TraceRun } from './model.ts';
+import { axisEnd, compare, comparisonText, newRun, snapshotAt, type TraceRun } from './model.ts';
 import { Timeline } from './timeline-view.ts';
 
 export interface TraceLabOptions {
@@ -79,7 +79,7 @@ export function mount(element: HTMLElement, options: TraceLabOptions = {}): Moun
     const c = compare(runs.ws, runs.wss);
     comparison.hidden = c === null;
     if (c !== null) {
-      comparison.textContent = `wss:// spent ${formatMs(c.tls)} in its TLS handshake before it could send the upgrade request. Its 101 arrived after ${formatMs(c.wssToResponse)}, against ${formatMs(c.wsToResponse)} for ws://. Every later message rides the open connection and pays none of this again.`;
+      comparison.textContent = comparisonText(c);
     }
     const noTls = info !== null && info.https === null;
     wssButton.disabled = busy || noTls;

@@ -6,6 +6,7 @@ import {
   axisEnd,
   bars,
   compare,
+  comparisonText,
   formatMs,
   loseRun,
   MIN_WIDTH,
@@ -198,6 +199,20 @@ describe('the shared time axis', () => {
         .map((b) => b.name),
     ).toEqual(['response']);
     expect(summary(failed)).toBe('ws://: failed at response received after 1.9 ms (HTTP 400).');
+    // A phase that never completed still gets a mark where the run stopped.
+    const stopped = done(newRun('ws', 'naive'), WS_PHASES.slice(0, 3), {
+      ok: false,
+      failure: { phase: 'response', explanation: 'the proxy dropped Upgrade', status: 400 },
+    });
+    const marks = bars(stopped, 1);
+    expect(marks).toHaveLength(4);
+    expect(marks[3]).toMatchObject({
+      name: 'response',
+      failed: true,
+      duration: 0,
+      start: 0.5,
+      detail: 'did not complete: the answer was HTTP 400',
+    });
   });
 });
 
@@ -251,5 +266,16 @@ describe('/lab.json', () => {
       proxies: null,
     });
     expect(readLabInfo('nope')).toBeNull();
+  });
+});
+
+describe('the comparison in words', () => {
+  it('says what TLS cost, and owns up when ws:// happened to be slower', () => {
+    expect(comparisonText({ tls: 6, wsToResponse: 1.9, wssToResponse: 8 })).toBe(
+      'wss:// spent 6 ms in its TLS handshake, a phase ws:// does not have, before it could send the upgrade request. Time to the 101: 1.9 ms for ws://, 8 ms for wss://. Every later message rides the open connection and pays none of this again.',
+    );
+    expect(comparisonText({ tls: 6, wsToResponse: 20, wssToResponse: 8 })).toMatch(
+      /This time ws:\/\/ was slower overall/,
+    );
   });
 });

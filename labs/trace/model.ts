@@ -240,8 +240,8 @@ export function ticks(end: number): number[] {
 }
 
 export function bars(run: Pick<TraceRun, 'phases' | 'trace'>, end: number): Bar[] {
-  const failedPhase = run.trace?.failure?.phase;
-  return run.phases.map((phase) => {
+  const failure = run.trace?.failure;
+  const placed: Bar[] = run.phases.map((phase) => {
     const duration = phaseDuration(phase);
     const left = Math.min(100, (phase.start / end) * 100);
     const width = Math.max(MIN_WIDTH, Math.min(100 - left, (duration / end) * 100));
@@ -253,9 +253,28 @@ export function bars(run: Pick<TraceRun, 'phases' | 'trace'>, end: number): Bar[
       duration,
       left,
       width: Math.min(width, 100),
-      failed: failedPhase === phase.name,
+      failed: failure?.phase === phase.name,
     };
   });
+  // The phase that failed never completed, so the trace has no timing for it: mark the point
+  // where the run stopped, so the timeline shows where it broke.
+  if (failure !== undefined && !run.phases.some((phase) => phase.name === failure.phase)) {
+    const at = traceTotal(run);
+    placed.push({
+      name: failure.phase,
+      label: PHASE_LABELS[failure.phase],
+      detail:
+        failure.status === undefined
+          ? 'did not complete'
+          : `did not complete: the answer was HTTP ${failure.status}`,
+      start: at,
+      duration: 0,
+      left: Math.min(100 - MIN_WIDTH, (at / end) * 100),
+      width: MIN_WIDTH,
+      failed: true,
+    });
+  }
+  return placed;
 }
 
 /** `0.042 ms`, `1.24 ms`, `12.3 ms`, `240 ms`, `1.50 s`: three significant figures. */
@@ -291,6 +310,19 @@ export function compare(ws: TraceRun, wss: TraceRun): Comparison | null {
   const b = timeToResponse(wss);
   if (tls === undefined || a === null || b === null) return null;
   return { tls: phaseDuration(tls), wsToResponse: a, wssToResponse: b };
+}
+
+/**
+ * The comparison in words. On loopback the times are the two programs' own work and vary from
+ * run to run, so when ws:// happened to be slower the text says so instead of claiming TLS was
+ * free.
+ */
+export function comparisonText(c: Comparison): string {
+  const head = `wss:// spent ${formatMs(c.tls)} in its TLS handshake, a phase ws:// does not have, before it could send the upgrade request. Time to the 101: ${formatMs(c.wsToResponse)} for ws://, ${formatMs(c.wssToResponse)} for wss://.`;
+  if (c.wssToResponse >= c.wsToResponse) {
+    return `${head} Every later message rides the open connection and pays none of this again.`;
+  }
+  return `${head} This time ws:// was slower overall: on one machine these times are the programs' own work, which varies from run to run (the first connection often pays for warming up). Trace again and compare the phases.`;
 }
 
 /** One line for a screen reader and the status line: what the run did. */

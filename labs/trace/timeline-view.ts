@@ -137,10 +137,10 @@ export class Timeline {
     else delete view.section.dataset.ok;
     view.heading.textContent = this.#options.title(run);
     view.status.textContent = summary(run);
-    if (run.phases.length < view.rows.length) {
-      for (const row of view.rows.splice(run.phases.length)) row.remove();
-    }
     const placed = bars(run, end);
+    if (placed.length < view.rows.length) {
+      for (const row of view.rows.splice(placed.length)) row.remove();
+    }
     placed.forEach((bar, i) => {
       let row = view.rows[i];
       if (row === undefined || row.dataset.phase !== bar.name) {
@@ -156,8 +156,13 @@ export class Timeline {
       else delete row.dataset.failed;
       const [name, time, track, detail] = row.children as unknown as HTMLElement[];
       if (name) name.textContent = bar.label;
-      if (time)
-        time.textContent = bar.failed ? `${formatMs(bar.duration)} ✗` : formatMs(bar.duration);
+      if (time) {
+        time.textContent = !bar.failed
+          ? formatMs(bar.duration)
+          : bar.duration === 0
+            ? 'failed ✗'
+            : `${formatMs(bar.duration)} ✗`;
+      }
       const fill = track?.firstElementChild as HTMLElement | null;
       if (fill) {
         fill.style.left = `${bar.left}%`;

@@ -59,10 +59,10 @@ async function main(): Promise<number> {
       deflate: options.deflate,
       origins: options.origins,
       limits: options.limits,
+      ...(options.proxies === null ? {} : { proxies: options.proxies }),
       ...(certificate === undefined || options.tlsPort === null
         ? {}
         : { tls: { port: options.tlsPort, key: certificate.key, cert: certificate.cert } }),
-      ...(options.proxies === null ? {} : { proxies: options.proxies }),
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -102,6 +102,12 @@ async function main(): Promise<number> {
   const echo = new URL('/echo', lab.url);
   echo.protocol = 'ws:';
   say.write(`WebSocket Lab is running at ${lab.url}\nEcho endpoint: ${echo}\n`);
+  const proxies = lab.context.ports.proxies;
+  if (proxies !== null) {
+    say.write(
+      `Proxies (loopback, to this lab only): CONNECT http://127.0.0.1:${proxies.connect}  aware http://127.0.0.1:${proxies.aware}  naive http://127.0.0.1:${proxies.naive}\n`,
+    );
+  }
   if (lab.httpsUrl !== null && certificate !== undefined) {
     const wss = new URL('/echo', lab.httpsUrl);
     wss.protocol = 'wss:';
@@ -112,12 +118,6 @@ async function main(): Promise<number> {
           ? `  made a new one, because ${certificate.reason}; a browser warns until you trust it (see the chapter "The connection path")\n`
           : '') +
         `  SHA-256 fingerprint ${certificate.fingerprint256}\n`,
-    );
-  }
-  const proxies = lab.context.ports.proxies;
-  if (proxies !== null) {
-    say.write(
-      `Proxies for the trace and proxy labs (loopback only, they reach only this lab server): CONNECT tunnel http://127.0.0.1:${proxies.connect}, WebSocket-aware http://127.0.0.1:${proxies.aware}, naive http://127.0.0.1:${proxies.naive}\n`,
     );
   }
   if (!isLoopback(options.host)) {

@@ -25,9 +25,9 @@ describe('lab server options', () => {
       origins: [],
       output: 'pretty',
       color: true,
+      proxies: 0,
       tlsPort: DEFAULT_TLS_PORT,
       certDir: undefined,
-      proxies: 0,
       limits: {
         maxPayload: DEFAULT_LIMITS.maxPayload,
         maxConnections: DEFAULT_LIMITS.maxConnections,
@@ -57,12 +57,12 @@ describe('lab server options', () => {
       '2.5',
       '--idle-timeout',
       '30',
+      '--proxy-port',
+      '7000',
       '--tls-port',
       '0',
       '--cert-dir',
       '/tmp/lab-certs',
-      '--proxy-port',
-      '7000',
     ]);
     expect(options).toEqual({
       host: '0.0.0.0',
@@ -73,9 +73,9 @@ describe('lab server options', () => {
       origins: ['http://192.168.1.20:6455'],
       output: 'json',
       color: false,
+      proxies: 7000,
       tlsPort: 0,
       certDir: '/tmp/lab-certs',
-      proxies: 7000,
       limits: {
         maxPayload: 65536,
         maxConnections: 50,

@@ -27,12 +27,12 @@ export interface LabOptions {
   /** False with --no-color; colour also needs a terminal and no NO_COLOR (see terminal.ts). */
   readonly color: boolean;
   readonly limits: CommandLineLimits;
+  /** Base port of the loopback proxies (0: ephemeral ports), or null with --no-proxies. */
+  readonly proxies: number | null;
   /** The HTTPS/wss:// port (0 picks a free one), or null with --no-tls. */
   readonly tlsPort: number | null;
   /** Where the certificate is kept, from --cert-dir; undefined: the default (certificate.ts). */
   readonly certDir: string | undefined;
-  /** Base port of the loopback proxies (0: ephemeral ports), or null with --no-proxies. */
-  readonly proxies: number | null;
 }
 
 const KIB = 1024;
@@ -157,9 +157,9 @@ export function parseOptions(argv: readonly string[]): LabOptions {
     origins: [...new Set((values.origin ?? []).map(parseOrigin))],
     output: values.json === true ? 'json' : values.quiet === true ? 'quiet' : 'pretty',
     color: values['no-color'] !== true,
+    proxies: values['no-proxies'] === true ? null : proxyPort,
     tlsPort: values['no-tls'] === true ? null : tlsPort,
     certDir: values['cert-dir'],
-    proxies: values['no-proxies'] === true ? null : proxyPort,
     limits: {
       maxPayload:
         values['max-payload'] === undefined
@@ -191,11 +191,11 @@ function parse(argv: readonly string[]) {
         origin: { type: 'string', multiple: true },
         deflate: { type: 'boolean' },
         'no-build': { type: 'boolean' },
+        'proxy-port': { type: 'string' },
+        'no-proxies': { type: 'boolean' },
         'tls-port': { type: 'string' },
         'no-tls': { type: 'boolean' },
         'cert-dir': { type: 'string' },
-        'proxy-port': { type: 'string' },
-        'no-proxies': { type: 'boolean' },
         json: { type: 'boolean' },
         quiet: { type: 'boolean' },
         'no-color': { type: 'boolean' },

@@ -69,7 +69,10 @@ describe('the TLS listener (HTTPS and wss://)', () => {
     expect(t.lab.httpsUrl).toBe(`https://127.0.0.1:${tlsPort}/`);
     const info = await httpsText('/lab.json');
     expect(info.status).toBe(200);
-    expect(JSON.parse(info.body)).toEqual({ v: 1, ports: { http: t.port, https: tlsPort } });
+    expect(JSON.parse(info.body)).toEqual({
+      v: 1,
+      ports: { http: t.port, https: tlsPort, proxies: null },
+    });
   });
 
   it('serves the same site over HTTPS, verified against the generated certificate for 127.0.0.1', async () => {

@@ -226,8 +226,46 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     lines.push(`Via: 1.1 ${name}`);
     upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
     if (rest.length > 0) upstream.write(rest);
-    if (mode === 'aware') return relay(client, upstream);
+    if (mode === 'aware') return forwardResponse(client, upstream);
     return bufferResponse(client, upstream, removed);
+  }
+
+  /**
+   * The aware proxy's answer: the response head rewritten for this hop (hop-by-hop fields
+   * dropped, the upgrade re-added on a 101, Via added, RFC 9110 §7.6), then bytes both ways.
+   */
+  async function forwardResponse(client: Socket, upstream: Socket): Promise<void> {
+    const read = await readHead(upstream, {
+      kind: 'response',
+      timeoutMs: limits.headTimeoutMs,
+      maxHeaderBytes: limits.maxHeadBytes,
+    });
+    if (read.kind !== 'head') {
+      upstream.destroy();
+      return answer(
+        client,
+        read.kind === 'timeout' ? 504 : 502,
+        read.kind === 'timeout' ? 'http_response_timeout' : 'http_response_incomplete',
+        `The server's answer did not arrive complete (${read.kind}).`,
+      );
+    }
+    const { head } = read;
+    const drop = hopByHopNames(head);
+    // The body is relayed as it comes, so its framing stays.
+    drop.delete('transfer-encoding');
+    const lines = [`HTTP/1.1 ${head.status} ${head.reason}`];
+    for (const field of head.headers) {
+      if (!drop.has(field.lowerName)) lines.push(`${field.name}: ${field.value}`);
+    }
+    const upgraded =
+      head.status === 101 && getHeader(head, 'upgrade')?.toLowerCase() === 'websocket';
+    lines.push(
+      ...(upgraded ? ['Upgrade: websocket', 'Connection: Upgrade'] : ['Connection: close']),
+    );
+    lines.push(`Via: 1.1 ${name}`);
+    client.write(`${lines.join('\r\n')}\r\n\r\n`);
+    if (read.rest.length > 0) client.write(read.rest);
+    relay(client, upstream);
   }
 
   function hasBody(head: RequestHead): boolean {

@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { get as httpsGet } from 'node:https';
+import { get as httpsGet, type RequestOptions } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClientOptions } from 'ws';
 import { toHexString } from '../protocol/annotations.ts';
 import { type LabCertificate, loadCertificate } from './certificate.ts';
 import { EventLog } from './test-support/events.ts';
@@ -32,32 +33,30 @@ function httpsText(
   options: { host?: string; servername?: string; ca?: string } = {},
 ): Promise<{ status: number; body: string; alpn: string | false | null }> {
   return new Promise((resolve, reject) => {
-    const req = httpsGet(
-      {
-        host: '127.0.0.1',
-        port: tlsPort,
-        path,
-        ca: options.ca ?? certificate.cert,
-        ...(options.servername === undefined ? {} : { servername: options.servername }),
-        headers: { host: options.host ?? `127.0.0.1:${tlsPort}` },
-        agent: false,
-        ALPNProtocols: ['http/1.1'],
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body,
-            alpn: (res.socket as import('node:tls').TLSSocket).alpnProtocol ?? null,
-          }),
-        );
-      },
-    );
+    const requestOptions: RequestOptions & { ALPNProtocols: string[] } = {
+      host: '127.0.0.1',
+      port: tlsPort,
+      path,
+      ca: options.ca ?? certificate.cert,
+      ...(options.servername === undefined ? {} : { servername: options.servername }),
+      headers: { host: options.host ?? `127.0.0.1:${tlsPort}` },
+      agent: false,
+      ALPNProtocols: ['http/1.1'],
+    };
+    const req = httpsGet(requestOptions, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body,
+          alpn: (res.socket as import('node:tls').TLSSocket).alpnProtocol ?? null,
+        }),
+      );
+    });
     req.on('error', reject);
   });
 }
@@ -89,11 +88,16 @@ describe('the TLS listener (HTTPS and wss://)', () => {
 
   it('echoes over wss:// with the certificate trusted as the only CA, and annotates the TLS handshake before the request', async () => {
     const log = new EventLog(t.lab.registry);
-    const client = await WsClient.open(`wss://127.0.0.1:${tlsPort}/echo`, {
+    // ws hands TLS options to tls.connect; its ClientOptions type lists only some of them.
+    const tlsOptions = {
       ca: certificate.cert,
       servername: 'localhost',
       ALPNProtocols: ['http/1.1'],
-    });
+    };
+    const client = await WsClient.open(
+      `wss://127.0.0.1:${tlsPort}/echo`,
+      tlsOptions as ClientOptions,
+    );
     client.ws.send('over TLS');
     const echoed = await client.next();
     expect(echoed.data.toString()).toBe('over TLS');

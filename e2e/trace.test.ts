@@ -118,16 +118,30 @@ describe('the trace timeline (chapter 2)', () => {
   it('replays in slow motion: the phases appear one by one', async () => {
     const { page } = await open();
     await traceBoth(page);
+    const final = (await phasesOf(page, 'wss')).length;
+    // Sample the number of wss:// rows while the replay runs, from inside the page.
+    await page.evaluate(() => {
+      const samples: number[] = [];
+      (window as unknown as { samples: number[] }).samples = samples;
+      const timer = setInterval(() => {
+        samples.push(document.querySelectorAll('.tt-run[data-scheme="wss"] .tt-phase').length);
+        if (document.querySelector('.tt-status')?.textContent === 'Replay finished.') {
+          clearInterval(timer);
+        }
+      }, 40);
+    });
     await page.getByRole('button', { name: 'Replay in slow motion' }).click();
     await expect
-      .poll(() => page.locator('.tt-status').textContent())
-      .toBe('Replaying in slow motion…');
-    const during = (await phasesOf(page, 'wss')).length;
-    expect(during).toBeLessThan(10);
-    await expect
-      .poll(() => page.locator('.tt-status').textContent(), { timeout: 10_000 })
+      .poll(() => page.locator('.tt-status').textContent(), { timeout: 15_000 })
       .toBe('Replay finished.');
-    expect((await phasesOf(page, 'wss')).length).toBeGreaterThan(during);
+    const samples = await page.evaluate(() => (window as unknown as { samples: number[] }).samples);
+    const during = samples.slice(1);
+    expect(Math.min(...during)).toBeLessThan(final);
+    // Once the replay has started over, rows only ever get added, never taken away.
+    const restart = during.indexOf(Math.min(...during));
+    const after = during.slice(restart);
+    expect(after).toEqual([...after].sort((a, b) => a - b));
+    expect((await phasesOf(page, 'wss')).length).toBe(final);
   });
 
   it('shows everything at once when the system asks for reduced motion, in dark mode', async () => {
@@ -173,12 +187,21 @@ describe('without the lab server', () => {
   });
 
   it('says the lab server is not running and how to start it', async () => {
-    const { page } = await sessions.open(browser, `${site.url}/connection-path/`, {
+    const session = await sessions.open(browser, `${site.url}/connection-path/`, {
       expectErrors: [/WebSocket connection to .* failed/],
     });
+    const { page } = session;
     await page.getByRole('button', { name: 'Trace ws://' }).click();
     const alert = page.locator('.tt-unavailable [role="alert"]');
     await alert.waitFor({ timeout: 20_000 });
     expect(await alert.textContent()).toContain('pnpm install && pnpm lab');
+    // The counting lab on the same page asks for /lab.json, which a plain static server lacks;
+    // that 404 is the point of this test's setting, not an error of the trace timeline.
+    const notFound = /lab\.json|status of 404/;
+    session.errors.splice(
+      0,
+      session.errors.length,
+      ...session.errors.filter((e) => !notFound.test(e)),
+    );
   });
 });

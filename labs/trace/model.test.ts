@@ -5,6 +5,7 @@ import { readLabInfo } from './client.ts';
 import {
   axisEnd,
   bars,
+  bytesAsText,
   compare,
   comparisonText,
   formatMs,
@@ -277,5 +278,19 @@ describe('the comparison in words', () => {
     expect(comparisonText({ tls: 6, wsToResponse: 20, wssToResponse: 8 })).toMatch(
       /This time ws:\/\/ was slower overall/,
     );
+  });
+});
+
+describe('the bytes of a failed answer, as text', () => {
+  it('shows an HTTP head line by line and escapes what is not printable ASCII', () => {
+    const hex = Array.from(
+      new TextEncoder().encode('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'),
+      (b) => b.toString(16).padStart(2, '0'),
+    ).join('');
+    expect(bytesAsText(hex)).toBe('HTTP/1.1 400 Bad Request\nConnection: close\n\n');
+    expect(bytesAsText('00ff41')).toBe('\\x00\\xffA');
+    expect(bytesAsText('4142', 1)).toBe('A…');
+    expect(bytesAsText('zz')).toBeNull();
+    expect(bytesAsText('abc')).toBeNull();
   });
 });

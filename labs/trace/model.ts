@@ -362,3 +362,22 @@ export function snapshotAt(run: TraceRun, t: number): TraceRun {
   if (run.phases.every((phase) => phase.end <= t)) return run;
   return { ...run, status: 'running', phases, trace: null };
 }
+
+/**
+ * The first bytes of a failed answer (hex, from the trace) as text a learner can read: an HTTP
+ * head line by line, CR LF shown as line ends, other control bytes and non-ASCII as \xNN. At most
+ * `limit` bytes; null when the hex does not read.
+ */
+export function bytesAsText(hex: string, limit = 1024): string | null {
+  const compact = hex.replace(/\s+/g, '');
+  if (compact === '' || compact.length % 2 !== 0 || !/^[0-9a-f]+$/i.test(compact)) return null;
+  let out = '';
+  const count = Math.min(compact.length / 2, limit);
+  for (let i = 0; i < count; i++) {
+    const byte = Number.parseInt(compact.slice(i * 2, i * 2 + 2), 16);
+    if (byte === 0x0d && compact.slice(i * 2 + 2, i * 2 + 4).toLowerCase() === '0a') continue;
+    if (byte === 0x0a || (byte >= 0x20 && byte < 0x7f)) out += String.fromCharCode(byte);
+    else out += `\\x${byte.toString(16).padStart(2, '0')}`;
+  }
+  return compact.length / 2 > limit ? `${out}…` : out;
+}

@@ -7,7 +7,7 @@
  */
 import { PHASE_LABELS, type TracePhaseName } from '../../protocol/trace.ts';
 import { h } from '../shared/dom.ts';
-import { axisEnd, bars, formatMs, summary, type TraceRun, ticks } from './model.ts';
+import { axisEnd, bars, bytesAsText, formatMs, summary, type TraceRun, ticks } from './model.ts';
 
 export interface TimelineOptions {
   /** A prefix for element ids, unique on the page. */
@@ -183,13 +183,7 @@ export class Timeline {
           `Failed at: ${PHASE_LABELS[failure.phase]}${failure.status === undefined ? '' : ` (HTTP ${failure.status})`}`,
         ),
         h('p', {}, failure.explanation),
-        failure.bytesHex === undefined || failure.bytesHex === ''
-          ? null
-          : h(
-              'pre',
-              { class: 'tt-bytes', tabindex: '0', 'aria-label': 'First bytes received, in hex' },
-              failure.bytesHex,
-            ),
+        ...bytesView(failure.bytesHex),
       );
     } else if (run.status === 'refused' || run.status === 'lost') {
       view.failure.replaceChildren(h('p', {}, summary(run)));
@@ -237,4 +231,18 @@ export class Timeline {
       h('span', { class: 'tt-detail' }),
     );
   }
+}
+
+/** The first bytes of a failed answer, as text (an HTTP head), with a label. */
+function bytesView(hex: string | undefined): HTMLElement[] {
+  const text = hex === undefined ? null : bytesAsText(hex);
+  if (text === null) return [];
+  return [
+    h('p', { class: 'tt-bytes-label' }, 'What came back, as text:'),
+    h(
+      'pre',
+      { class: 'tt-bytes', tabindex: '0', 'aria-label': 'The answer received, as text' },
+      text,
+    ),
+  ];
 }

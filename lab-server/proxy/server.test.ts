@@ -1,6 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type RunningProxy, startProxy } from './server.ts';
+import { type ProxyLimits, type RunningProxy, startProxy } from './server.ts';
 
 const running: RunningProxy[] = [];
 const sockets: Socket[] = [];
@@ -9,7 +9,7 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((p) => p.close()));
 });
 
-async function proxy(limits: Parameters<typeof startProxy>[0]['limits']) {
+async function proxy(limits: Partial<ProxyLimits>) {
   const p = await startProxy({
     mode: 'connect',
     port: 0,

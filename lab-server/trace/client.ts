@@ -107,7 +107,10 @@ function fail(
   throw new TraceFailed({ phase, explanation, ...extra });
 }
 
-/** Runs one trace. Never throws: a failure is a trace with `ok: false` and an explanation. */
+/**
+ * Runs one trace. A failure is a trace with `ok: false` and an explanation; it throws only for a
+ * URL that is not ws:// or wss:// (parseTarget's message says why).
+ */
 export async function runTrace(options: TraceOptions): Promise<Trace> {
   const target = parseTarget(options.url);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TRACE_TIMEOUT_MS;

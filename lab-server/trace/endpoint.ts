@@ -75,7 +75,7 @@ export function traceEndpoint(options: TraceEndpointOptions = {}): WebSocketEndp
         if (running >= maxConcurrent) {
           return send(ws, {
             type: 'refused',
-            reason: `${maxConcurrent} traces are already running on this lab server; try again in a moment`,
+            reason: `the lab server already runs ${maxConcurrent} trace${maxConcurrent === 1 ? '' : 's'} at once, its limit; try again in a moment`,
           });
         }
         const target = selfTarget(parsed, context);

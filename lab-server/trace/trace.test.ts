@@ -11,7 +11,7 @@ import {
   type TracePhaseName,
   type TraceServerMessage,
 } from '../../protocol/trace.ts';
-import { startTestLab, type TestLab } from '../test-support/lab.ts';
+import { eventually, startTestLab, type TestLab } from '../test-support/lab.ts';
 import { traceCommand } from './cli.ts';
 import { type ProxySpec, runTrace } from './client.ts';
 import { traceEndpoint } from './endpoint.ts';
@@ -58,8 +58,8 @@ function expectWellFormed(trace: Trace, expected: readonly TracePhaseName[]) {
   expect(order).toEqual([...order].sort((a, b) => phaseRank(a) - phaseRank(b)));
 }
 
-const ALL_WS = TRACE_PHASES.filter((n) => n !== 'proxy' && n !== 'tls');
-const ALL_WSS = TRACE_PHASES.filter((n) => n !== 'proxy');
+const ALL_WS: TracePhaseName[] = TRACE_PHASES.filter((n) => n !== 'proxy' && n !== 'tls');
+const ALL_WSS: TracePhaseName[] = TRACE_PHASES.filter((n) => n !== 'proxy');
 
 describe('trace client, direct', () => {
   it('records every phase of ws:// in order, the server sending the first FIN (RFC 6455 §7.1.1)', async () => {
@@ -347,12 +347,29 @@ describe('/trace endpoint', () => {
         { port: plain.port },
       );
       expect(noProxy?.type === 'refused' && noProxy.reason).toContain('proxies are off');
-      const [first, second] = await Promise.all([
-        askTrace({ type: 'trace', scheme: 'ws', via: 'direct' }, { port: plain.port }),
-        askTrace({ type: 'trace', scheme: 'ws', via: 'direct' }, { port: plain.port }),
-      ]);
-      const kinds = [first?.at(-1)?.type, second?.at(-1)?.type].sort();
-      expect(kinds).toEqual(['done', 'refused']);
+      // One trace running (its first phase seen), a second one is refused until it is done.
+      const ws = new WebSocket(`ws://127.0.0.1:${plain.port}/trace`);
+      await new Promise((resolve) => ws.once('open', resolve));
+      const answers: TraceServerMessage[] = [];
+      const firstPhase = new Promise<void>((resolve) =>
+        ws.on('message', (data) => {
+          answers.push(JSON.parse(String(data)) as TraceServerMessage);
+          resolve();
+        }),
+      );
+      ws.send(JSON.stringify({ type: 'trace', scheme: 'ws', via: 'direct' }));
+      await firstPhase;
+      ws.send(JSON.stringify({ type: 'trace', scheme: 'ws', via: 'direct' }));
+      const [other] = await askTrace(
+        { type: 'trace', scheme: 'ws', via: 'direct' },
+        { port: plain.port },
+      );
+      expect(other?.type === 'refused' && other.reason).toContain('already runs 1 trace at once');
+      await eventually(() => answers.some((m) => m.type === 'done'), 'the first trace', 10_000);
+      expect(answers.find((m) => m.type === 'refused')).toMatchObject({
+        reason: expect.stringContaining('already running on this socket'),
+      });
+      ws.close();
     } finally {
       await plain.close();
     }

@@ -256,6 +256,14 @@ describe('connection counting (/count)', () => {
     expect((await get('/count/fetch?run=ok&close=yes')).status).toBe(400);
   });
 
+  it('answers the counts with Connection: close when asked, so the next run starts on a new connection', async () => {
+    const run = newRun();
+    await get(`/count/fetch?run=${run}`);
+    const answer = await get(`/count/stats?run=${run}&close=1`);
+    expect(answer.headers.connection).toBe('close');
+    expect(JSON.parse(answer.body).httpRequests).toBe(1);
+  });
+
   it('answers 404 for a run it never saw, and for an unknown /count path', async () => {
     const unknown = await get('/count/stats?run=never-seen');
     expect(unknown.status).toBe(404);

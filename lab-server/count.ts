@@ -6,7 +6,8 @@
  * TLS handshake) for its next request (RFC 9112 §9.6); without it the connection stays open for
  * the next request (HTTP/1.1 persistence, RFC 9112 §9.3). A WebSocket to `/echo?run=ID` counts
  * for the run too: its upgrade request, its connection and every message the server receives.
- * `GET /count/stats?run=ID` answers the counts as JSON.
+ * `GET /count/stats?run=ID[&close=1]` answers the counts as JSON (with close=1 on a connection
+ * that then closes, so that the next run does not start on it).
  *
  * A connection counts for a run once however many of its requests the run sent, and counts as
  * opened by the run only when the run's request was the first the connection carried: the page's
@@ -276,6 +277,13 @@ export function countEndpoint(): HttpEndpoint {
           error: `${url.pathname} needs run=ID, where ID is 1 to 64 letters, digits, "-" or "_"${id === null ? '' : `, not "${id.slice(0, 80)}"`}.`,
         });
       }
+      const close = url.searchParams.get('close');
+      if (close !== null && close !== '0' && close !== '1') {
+        return answer(res, 400, { error: `close must be 0 or 1, not "${close.slice(0, 20)}".` });
+      }
+      const closing = close === '1';
+      // Node's HTTP server closes the connection after an answer that says so (RFC 9112 §9.6).
+      if (closing) res.setHeader('Connection', 'close');
       const counter = counterOf(context);
       if (url.pathname === '/count/stats') {
         const stats = counter.stats(id);
@@ -289,10 +297,6 @@ export function countEndpoint(): HttpEndpoint {
       if (url.pathname !== '/count/fetch') {
         return answer(res, 404, { error: `${url.pathname}: try /count/fetch or /count/stats.` });
       }
-      const close = url.searchParams.get('close');
-      if (close !== null && close !== '0' && close !== '1') {
-        return answer(res, 400, { error: `close must be 0 or 1, not "${close.slice(0, 20)}".` });
-      }
       const connection = labConnectionOf(req.socket);
       if (connection === undefined) return answer(res, 500, { error: 'no connection found' });
       const first = connection.tap.requestHeads === 1;
@@ -303,10 +307,7 @@ export function countEndpoint(): HttpEndpoint {
         first,
       };
       const { serial, opened } = counter.request(id, connection);
-      const closing = close === '1';
       res.on('finish', () => counter.answered(id, connection, start, closing));
-      // Node's HTTP server closes the connection after an answer that says so (RFC 9112 §9.6).
-      if (closing) res.setHeader('Connection', 'close');
       answer(res, 200, { run: id, connection: serial, opened, close: closing });
     },
   };

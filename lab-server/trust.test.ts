@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestLab, type TestLab } from './test-support/lab.ts';
 import { RawClient, upgradeRequest } from './test-support/raw-client.ts';
+import { Trust } from './trust.ts';
 
 let t: TestLab;
 
@@ -163,5 +164,27 @@ describe('Host: only names the lab answers to, for pages and upgrades alike (DNS
     await client.until(() => client.ended || client.closed, 'the answer');
     expect(client.received.toString('latin1')).toMatch(/^HTTP\/1\.1 403 /);
     client.destroy();
+  });
+});
+
+describe('Trust with a TLS listener', () => {
+  it('allows the https origins and Host names of the TLS port, and nothing more (RFC 6454 §6.2)', () => {
+    const trust = new Trust({ host: '127.0.0.1', port: 6455, tlsPort: 6456 });
+    for (const origin of [
+      'https://localhost:6456',
+      'https://127.0.0.1:6456',
+      'https://[::1]:6456',
+    ]) {
+      expect(trust.checkOrigin(origin).ok, origin).toBe(true);
+    }
+    for (const origin of ['https://localhost:6455', 'http://localhost:6456', 'https://localhost']) {
+      expect(trust.checkOrigin(origin).ok, origin).toBe(false);
+    }
+    expect(trust.checkHost('localhost:6456').ok).toBe(true);
+    expect(trust.checkHost('localhost').ok).toBe(false);
+    // On 443 an origin and a Host leave the port out.
+    const standard = new Trust({ host: '127.0.0.1', port: 8080, tlsPort: 443 });
+    expect(standard.checkOrigin('https://localhost').ok).toBe(true);
+    expect(standard.checkHost('localhost').ok).toBe(true);
   });
 });

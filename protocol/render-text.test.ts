@@ -398,6 +398,44 @@ describe('message, close, problem and connection events', () => {
     );
   });
 
+  it('shows what a TLS handshake negotiated, and why one failed, with any control character escaped', () => {
+    const tls = {
+      type: 'tls' as const,
+      conn: 4,
+      version: 'TLSv1.3',
+      cipher: 'TLS_AES_256_GCM_SHA384',
+      alpn: 'http/1.1',
+      servername: 'localhost',
+      resumed: false,
+      handshakeMs: 3.456,
+      error: null,
+    };
+    expect(text(stamp(tls), { color: false, verbosity: 'normal' })).toBe(
+      '[4] TLS TLSv1.3 TLS_AES_256_GCM_SHA384  (3.5 ms)\n  ALPN: http/1.1  SNI: localhost  full handshake',
+    );
+    expect(
+      text(stamp({ ...tls, alpn: null, servername: null, resumed: true }), {
+        color: false,
+        verbosity: 'normal',
+      }),
+    ).toBe(
+      '[4] TLS TLSv1.3 TLS_AES_256_GCM_SHA384  (3.5 ms)\n  ALPN: none offered  SNI: none  session resumed',
+    );
+    expect(text(stamp(tls))).toContain('read after decryption (RFC 8446 §5)');
+    expect(
+      text(
+        stamp({
+          ...tls,
+          version: null,
+          cipher: null,
+          alpn: null,
+          servername: 'evil\x1b[2J',
+          error: 'The client refused\x1b[31m the certificate',
+        }),
+      ),
+    ).toBe('[4] TLS handshake failed  (3.5 ms)\n  The client refused\\x1b[31m the certificate');
+  });
+
   it('shows connection opened, socket closed with its error, and dropped events', () => {
     expect(
       text(

@@ -157,7 +157,7 @@ export function mount(element: HTMLElement): Mounted {
         ),
         ...(['fresh', 'kept', 'websocket'] as const).map((s) => {
           const bar =
-            row.numbers === null || max === 0
+            row.numbers === null || row.numbers[s] === 0
               ? null
               : h('span', {
                   class: 'cnt-bar',

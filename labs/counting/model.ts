@@ -152,7 +152,9 @@ export async function runStrategy(
     for (let i = 0; i < n; i++) await fetchOk(transport, `/count/fetch?run=${id}${close}&i=${i}`);
   }
   const elapsedMs = transport.now() - started;
-  const counts = readCounts(await fetchOk(transport, `/count/stats?run=${id}`));
+  // Asked on a connection the server then closes: the next run starts without one open, as
+  // the first did, so each pays for its own connections.
+  const counts = readCounts(await fetchOk(transport, `/count/stats?run=${id}&close=1`));
   return { strategy, n, counts, elapsedMs };
 }
 
@@ -262,7 +264,7 @@ export function compare(results: Partial<Record<Strategy, StrategyResult>>): Row
     {
       key: 'new-tcp',
       label: 'New TCP connections',
-      note: 'Each one cost a three-way handshake, a round trip before any byte of HTTP (RFC 9293 §3.5). A connection this page already had open is used, not new.',
+      note: 'Each one cost a three-way handshake, a round trip before any byte of HTTP (RFC 9293 §3.5). A connection the browser still had open from loading this page is used, not new; the lab server closes idle ones after a few seconds.',
       values: cell((r) => String(r.counts.newTcpConnections)),
       numbers: num((c) => c.newTcpConnections),
     },

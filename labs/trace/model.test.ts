@@ -288,7 +288,8 @@ describe('the bytes of a failed answer, as text', () => {
       (b) => b.toString(16).padStart(2, '0'),
     ).join('');
     expect(bytesAsText(hex)).toBe('HTTP/1.1 400 Bad Request\nConnection: close\n\n');
-    expect(bytesAsText('00ff41')).toBe('\\x00\\xffA');
+    expect(bytesAsText('00ff41')).toBe('\\x00\uFFFDA');
+    expect(bytesAsText('c2a7')).toBe('§');
     expect(bytesAsText('4142', 1)).toBe('A…');
     expect(bytesAsText('zz')).toBeNull();
     expect(bytesAsText('abc')).toBeNull();

@@ -365,19 +365,24 @@ export function snapshotAt(run: TraceRun, t: number): TraceRun {
 
 /**
  * The first bytes of a failed answer (hex, from the trace) as text a learner can read: an HTTP
- * head line by line, CR LF shown as line ends, other control bytes and non-ASCII as \xNN. At most
- * `limit` bytes; null when the hex does not read.
+ * head line by line (CR LF shown as line ends), decoded as UTF-8 (a byte that is not valid UTF-8
+ * becomes U+FFFD), other control characters as \xNN. At most `limit` bytes; null when the hex does
+ * not read.
  */
 export function bytesAsText(hex: string, limit = 1024): string | null {
   const compact = hex.replace(/\s+/g, '');
   if (compact === '' || compact.length % 2 !== 0 || !/^[0-9a-f]+$/i.test(compact)) return null;
-  let out = '';
-  const count = Math.min(compact.length / 2, limit);
-  for (let i = 0; i < count; i++) {
-    const byte = Number.parseInt(compact.slice(i * 2, i * 2 + 2), 16);
-    if (byte === 0x0d && compact.slice(i * 2 + 2, i * 2 + 4).toLowerCase() === '0a') continue;
-    if (byte === 0x0a || (byte >= 0x20 && byte < 0x7f)) out += String.fromCharCode(byte);
-    else out += `\\x${byte.toString(16).padStart(2, '0')}`;
+  const total = compact.length / 2;
+  const bytes = new Uint8Array(Math.min(total, limit));
+  for (let i = 0; i < bytes.length; i++) {
+    bytes[i] = Number.parseInt(compact.slice(i * 2, i * 2 + 2), 16);
   }
-  return compact.length / 2 > limit ? `${out}…` : out;
+  const decoded = new TextDecoder('utf-8', { fatal: false }).decode(bytes).replace(/\r\n/g, '\n');
+  let text = '';
+  for (const char of decoded) {
+    const code = char.charCodeAt(0);
+    const control = (code < 0x20 && char !== '\n' && char !== '\t') || code === 0x7f;
+    text += control ? `\\x${code.toString(16).padStart(2, '0')}` : char;
+  }
+  return total > limit ? `${text}…` : text;
 }

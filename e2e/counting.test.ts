@@ -152,6 +152,9 @@ describe('the counting lab', () => {
     const width = await page.locator('.cnt').evaluate((el) => el.scrollWidth <= el.clientWidth);
     expect(width).toBe(true);
     await screenshot(page, 'counting-phone');
+    // What the phone shows at once, at its own size.
+    await page.locator('.cnt-table').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${screenshots}/counting-phone-view.png` });
   });
 
   it('refuses N outside 1 to 50, saying why, and sends nothing', async () => {

@@ -152,10 +152,14 @@ describe('connection counting (/count)', () => {
       webSocketConnections: 1,
       webSocketMessages: N,
     });
+    const socket = (client.ws as unknown as { _socket: import('node:net').Socket })._socket;
     await client.close();
     const closed = await stats(run);
     expect(closed.webSocketMessages).toBe(N);
-    expect(closed.bytesIn).toBeGreaterThanOrEqual(open.bytesIn);
+    // Every byte of the connection both ways: upgrade request, 101, frames, close frames.
+    expect(closed.bytesIn).toBe(socket.bytesWritten);
+    expect(closed.bytesOut).toBe(socket.bytesRead);
+    expect(closed.bytesIn).toBeGreaterThan(open.bytesIn);
   });
 
   it(`counts N=${N} fresh fetches over HTTPS as N TLS handshakes, and kept-alive ones as one`, async () => {

@@ -161,7 +161,7 @@ export class RunCounter {
   answered(
     id: string,
     connection: LabConnection,
-    start: { in: number; out: number; headLength: number; first: boolean },
+    start: { out: number; headLength: number; first: boolean },
     close: boolean,
   ): void {
     const run = this.#runs.get(id);
@@ -178,14 +178,16 @@ export class RunCounter {
   }
 
   /** A WebSocket to /echo?run=ID: counted like a request, then its messages and bytes. */
-  webSocket(id: string, ws: WebSocket, connection: LabConnection, upgradeLength: number): void {
+  webSocket(id: string, ws: WebSocket, connection: LabConnection): void {
     const { opened } = this.request(id, connection);
     const run = this.#run(id);
     run.webSocketConnections++;
     const open: OpenSocket = {
       connection,
-      // The 101 has gone out already; on a connection opened for it, everything counts.
-      startIn: opened ? 0 : connection.tap.bytesIn - upgradeLength,
+      // On a connection opened for the WebSocket (what browsers do) every byte counts, the
+      // upgrade and the 101 included; on one that carried other requests first, only what
+      // follows the 101.
+      startIn: opened ? 0 : connection.tap.bytesIn,
       startOut: opened ? 0 : connection.tap.bytesOut,
     };
     run.open.add(open);
@@ -249,7 +251,7 @@ export function countEcho(
   if (!target.includes('run=')) return;
   const id = new URL(target, 'http://lab').searchParams.get('run');
   if (id === null || !RUN_ID.test(id)) return;
-  counterOf(context).webSocket(id, ws, connection, 0);
+  counterOf(context).webSocket(id, ws, connection);
 }
 
 /** `/count/fetch` and `/count/stats`. */
@@ -301,7 +303,6 @@ export function countEndpoint(): HttpEndpoint {
       if (connection === undefined) return answer(res, 500, { error: 'no connection found' });
       const first = connection.tap.requestHeads === 1;
       const start = {
-        in: connection.tap.bytesIn,
         out: connection.tap.bytesOut,
         headLength: headLength(req),
         first,

@@ -23,6 +23,7 @@ export default defineConfig({
             { slug: 'frames' },
             { slug: 'messages' },
             { slug: 'console' },
+            { slug: 'proxies' },
             { slug: 'build-your-own' },
           ],
         },

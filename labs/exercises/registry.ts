@@ -5,18 +5,22 @@
  */
 import { acceptExercises } from './chapters/accept.ts';
 import { bigPictureExercises } from './chapters/big-picture.ts';
+import { connectionPathExercises } from './chapters/connection-path.ts';
 import { framesExercises } from './chapters/frames.ts';
 import { handshakeExercises } from './chapters/handshake.ts';
 import { messagesExercises } from './chapters/messages.ts';
+import { proxiesExercises } from './chapters/proxies.ts';
 import type { ChapterId, Exercise } from './types.ts';
 
 // In course order, so progress views list exercises as the chapters do.
 const ALL: readonly Exercise[] = [
   ...bigPictureExercises,
+  ...connectionPathExercises,
   ...handshakeExercises,
   ...acceptExercises,
   ...framesExercises,
   ...messagesExercises,
+  ...proxiesExercises,
 ];
 
 const BY_ID = new Map<string, Exercise>();

@@ -8,6 +8,7 @@ import { bigPictureExercises } from './chapters/big-picture.ts';
 import { framesExercises } from './chapters/frames.ts';
 import { handshakeExercises } from './chapters/handshake.ts';
 import { messagesExercises } from './chapters/messages.ts';
+import { securityExercises } from './chapters/security.ts';
 import type { ChapterId, Exercise } from './types.ts';
 
 // In course order, so progress views list exercises as the chapters do.
@@ -17,6 +18,7 @@ const ALL: readonly Exercise[] = [
   ...acceptExercises,
   ...framesExercises,
   ...messagesExercises,
+  ...securityExercises,
 ];
 
 const BY_ID = new Map<string, Exercise>();

@@ -121,3 +121,27 @@ describe('a refused upgrade is annotated with the explanation its body carries',
     }
   });
 });
+
+describe('a refused Origin is told how to allow it only when a flag can', () => {
+  it('suggests --origin for an http(s) origin, exactly as --origin accepts it', async () => {
+    const { parseOrigin } = await import('./options.ts');
+    for (const origin of ['http://evil.example', `http://localhost.evil.example:${t.port}`]) {
+      const reason = t.lab.trust.checkOrigin(origin).reason;
+      expect(reason).toContain(`Start the lab with --origin ${origin} to allow it.`);
+      expect(parseOrigin(origin)).toBe(origin);
+    }
+  });
+
+  it('never suggests --origin null, which the option refuses: null is any page’s opaque origin', () => {
+    const reason = t.lab.trust.checkOrigin('null').reason;
+    expect(reason).not.toContain('--origin null');
+    expect(reason).toMatch(/No flag allows "null".*RFC 6454/);
+  });
+
+  it('says no flag helps for values that are not origins as browsers send them', () => {
+    for (const origin of [`http://127.0.0.1:${t.port}/`, 'file://', 'ws://127.0.0.1', 'evil']) {
+      const reason = t.lab.trust.checkOrigin(origin).reason;
+      expect(reason, origin).toMatch(/no --origin can allow it/);
+    }
+  });
+});

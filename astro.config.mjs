@@ -22,6 +22,7 @@ export default defineConfig({
             { slug: 'frames' },
             { slug: 'messages' },
             { slug: 'console' },
+            { slug: 'security' },
             { slug: 'build-your-own' },
           ],
         },

@@ -67,6 +67,8 @@ export function mount(element: HTMLElement, options: OriginLabOptions = {}): Mou
       name: `${uid}-origin`,
       value: preset.id,
       id: `${uid}-origin-${preset.id}`,
+      // Named by the origin alone; the note describes it.
+      'aria-labelledby': `${uid}-origin-${preset.id}-label`,
       'aria-describedby': `${uid}-origin-${preset.id}-note`,
       checked: i === 1,
     });
@@ -201,7 +203,11 @@ export function mount(element: HTMLElement, options: OriginLabOptions = {}): Mou
             h(
               'label',
               { for: input.id },
-              h('span', { class: 'ol-mono ol-choice-label' }, preset.label),
+              h(
+                'span',
+                { class: 'ol-mono ol-choice-label', id: `${input.id}-label` },
+                preset.label,
+              ),
               h('span', { class: 'ol-note', id: `${input.id}-note` }, preset.note),
             ),
           ),

@@ -177,7 +177,7 @@ function summaryOf(verdict: Verdict, origin: string | null, target: Target): str
         ? `101 Switching Protocols: with no Origin header the lab server takes the client for a program that is not a browser (wscat, curl, your own code) and lets it in; browsers always send Origin (RFC 6455 §4.1, §10.2).`
         : `101 Switching Protocols: ${sent} is on the lab server’s allow list, so the upgrade to ${target} went ahead. The lab then closed the connection politely (close 1000).`;
     case 'refused-origin':
-      return `403 Forbidden, before any WebSocket existed: ${sent} is not on the allow list, so no frame was ever exchanged (RFC 6455 §4.2.2 item 4, §10.2).`;
+      return `403 Forbidden, before any WebSocket existed: ${sent} is not on the allow list, so no frame was ever exchanged (RFC 6455 §4.2.2, §10.2).`;
     case 'refused-host':
       return '403 Forbidden: the Host header does not name this lab server (the DNS rebinding defence).';
     case 'refused-handshake':
@@ -315,7 +315,10 @@ export class OriginRun {
               maskingKey: key,
             }),
           },
-          this.#to('answered', (this.#answer as Answer).summary),
+          this.#to(
+            'answered',
+            `101 received on connection ${this.#conn}; the lab says goodbye with a close frame (1000).`,
+          ),
         ];
       }
       this.#keepBody(result.rest);
@@ -355,13 +358,10 @@ export class OriginRun {
     };
   }
 
+  /** The status line's last words; the answer itself is shown on its own. */
   #closedText(): string {
-    if (this.#answer === null) {
-      return this.#head === null
-        ? 'The connection closed before the server answered.'
-        : 'The connection closed.';
-    }
-    return this.#answer.summary;
+    if (this.#head === null) return 'The connection closed before the server answered.';
+    return `Done: the lab server answered ${this.#head.status}, and connection ${this.#conn ?? ''} is closed.`;
   }
 
   #to(phase: Phase, text: string): RunAction {

@@ -142,7 +142,7 @@ describe('Origin lab with the lab server', () => {
       .poll(() => status.textContent(), { timeout: 10_000 })
       .toMatch(/^Closed with 1009\./);
     expect(await status.textContent()).toContain(
-      'The frame header announced 1,048,577 bytes, more than the lab server’s --max-payload',
+      'A message of 1,048,577 bytes is more than the lab server’s --max-payload',
     );
     expect(await status.getAttribute('data-code')).toBe('1009');
     await screenshot(page, 'security-1009-light', 1);
@@ -158,6 +158,47 @@ describe('Origin lab with the lab server', () => {
     expect(await lab(page).getByRole('button', { name: 'Send it to /echo' }).isDisabled()).toBe(
       true,
     );
+  });
+});
+
+describe('the chapter’s live exercises, solved with the lab', () => {
+  it('“Refused for its Origin” is solved by the Origin lab’s request through /raw', async () => {
+    const { page } = await open(`${server.url}/security/`);
+    const section = page.locator('[data-exercise="security-origin-refused"]');
+    const prompt = (await section.locator('.ex-prompt').textContent()) ?? '';
+    const target = /upgrade to (\/echo|\/observe)/.exec(prompt)?.[1] as string;
+    expect(target).toBeDefined();
+    await section.getByRole('button', { name: 'Start watching' }).click();
+    await expect
+      .poll(() => section.locator('.ex-live-status').textContent(), { timeout: 10_000 })
+      .toMatch(/Watching the lab server/);
+    // The look-alike meets every variant of the task: it contains "localhost", and "any" origin.
+    const origin = prompt.includes('null')
+      ? 'null'
+      : `http://localhost.evil.example:${new URL(server.url).port}`;
+    await lab(page).getByLabel(origin, { exact: true }).check();
+    await lab(page).getByLabel(target, { exact: true }).check();
+    await lab(page).getByRole('button', { name: 'Send through /raw' }).click();
+    await expect.poll(() => answer(page).textContent(), { timeout: 10_000 }).toBe('403 Forbidden');
+    await expect
+      .poll(() => section.locator('.ex-feedback').textContent(), { timeout: 10_000 })
+      .toContain('Correct.');
+    expect(await section.locator('.ex-badge').textContent()).toBe('Solved');
+  });
+
+  it('“Too big: 1009” is solved by a 3 MiB message from the lab, which Chromium fragments', async () => {
+    const { page } = await open(`${server.url}/security/`);
+    const section = page.locator('[data-exercise="security-payload-1009"]');
+    await section.getByRole('button', { name: 'Start watching' }).click();
+    await expect
+      .poll(() => section.locator('.ex-live-status').textContent(), { timeout: 10_000 })
+      .toMatch(/Watching the lab server/);
+    // Chromium splits a big message into fragments; the server adds their lengths up.
+    await lab(page).getByLabel('Message size').fill('3 MiB');
+    await lab(page).getByRole('button', { name: 'Send it to /echo' }).click();
+    await expect
+      .poll(() => section.locator('.ex-feedback').textContent(), { timeout: 10_000 })
+      .toContain('Correct.');
   });
 });
 

@@ -457,7 +457,7 @@ export function sizeOutcome(
   const described = describeCloseCode(result.code);
   const why =
     result.code === 1009
-      ? `The frame header announced ${sent.toLocaleString('en')} bytes, more than the lab server’s --max-payload, so it closed with 1009 as soon as it read the length, before buffering the payload (RFC 6455 §7.4.1, §10.4).`
+      ? `A message of ${sent.toLocaleString('en')} bytes is more than the lab server’s --max-payload. Whether your browser sent it as one frame or split it into several, the server adds up the lengths the frame headers announce and closes with 1009 as soon as they pass the limit, before buffering the payload that would go over it (RFC 6455 §7.4.1, §10.4).`
       : result.code === 1006
         ? 'No close frame arrived: the TCP connection ended without the closing handshake (RFC 6455 §7.1.5). Is the lab server still running?'
         : described.explanation;

@@ -702,10 +702,12 @@ export const securityOriginRefused = defineExercise<LiveOriginParams>({
   },
 });
 
-export interface LivePayloadParams {
-  /** At least this many bytes in the message that gets the 1009, so a few bytes over is not enough. */
-  readonly atLeastMiB: number;
-}
+/**
+ * Nothing to draw: the lab server's limit is what it is. (A "message of at least N MiB" cannot be
+ * asked for: a browser splits a big message into fragments, and the server stops reading the
+ * moment their lengths pass the limit, so it never sees more than the limit plus one fragment.)
+ */
+export type LivePayloadParams = Record<string, never>;
 
 export const securityPayload1009 = defineExercise<LivePayloadParams>({
   id: 'security-payload-1009',
@@ -713,48 +715,36 @@ export const securityPayload1009 = defineExercise<LivePayloadParams>({
   kind: 'live',
   title: 'Too big: 1009',
   labPath: '/security/',
-  generate: (rng) => ({ atLeastMiB: rng.int(1, 4) }),
-  prompt: (p) => ({
-    text: `Make the lab server close an /echo connection of yours with 1009 (Message Too Big), with a message of at least ${p.atLeastMiB} MiB (${(p.atLeastMiB * 1024 * 1024).toLocaleString('en')} bytes). The second part of the Origin lab sends one message of any size.`,
+  generate: () => ({}),
+  prompt: () => ({
+    text: 'Make the lab server close an /echo connection of yours with 1009 (Message Too Big). The second part of the Origin lab sends one message of any size from your browser; any other client of yours works too.',
   }),
-  hints: (p) => [
-    'The lab server’s --max-payload is 1 MiB unless it was started with another value.',
-    `Type a size of at least ${p.atLeastMiB} MiB, and more than the limit, then press “Send it to /echo”.`,
-    `${p.atLeastMiB === 1 ? '1 MiB + 1' : `${p.atLeastMiB} MiB`} is over the default limit: the frame header announces the length, and the server closes with 1009 right away.`,
+  hints: () => [
+    'The lab server’s --max-payload is 1 MiB (1,048,576 bytes) unless it was started with another value.',
+    'Send a message longer than the limit: a message of exactly the limit is still echoed.',
+    'Choose “1 MiB + 1 byte” in the Origin lab and press “Send it to /echo”.',
   ],
-  reveal: (p) =>
-    `Send a message of ${p.atLeastMiB === 1 ? '1 MiB + 1 byte (1,048,577 bytes)' : `${p.atLeastMiB} MiB`} to /echo: over the default --max-payload of 1 MiB, so the lab server closes with 1009 before it buffers the payload (RFC 6455 §7.4.1, §10.4).`,
-  check(p, events) {
+  reveal: () =>
+    'Send a message of 1 MiB + 1 byte (1,048,577 bytes) to /echo: over the default --max-payload of 1 MiB, so the lab server closes with 1009 as soon as the frame headers announce more than that, before buffering the excess (RFC 6455 §7.4.1, §10.4).',
+  check(_p, events) {
     const echoConns = new Set(
       events
         .filter((e): e is RequestEvent => e.type === 'handshake-request' && pathOf(e) === '/echo')
         .map((e) => e.conn),
     );
-    const claimed = new Map<number, number>();
-    for (const e of events) {
-      if (e.type === 'frame' && e.direction === 'client-to-server' && echoConns.has(e.conn)) {
-        claimed.set(e.conn, Math.max(claimed.get(e.conn) ?? 0, Number(e.frame.payloadLength)));
-      }
-    }
     const closes = events.filter(
-      (e) =>
+      (e): e is Extract<LabEvent, { type: 'close-frame' }> =>
         e.type === 'close-frame' && e.direction === 'server-to-client' && echoConns.has(e.conn),
     );
     if (closes.length === 0) return null;
-    const needed = p.atLeastMiB * 1024 * 1024;
-    for (const close of closes) {
-      if (close.type !== 'close-frame') continue;
-      if (close.code === 1009 && (claimed.get(close.conn) ?? 0) >= needed) return right;
-    }
-    const last = closes[closes.length - 1];
-    if (last?.type !== 'close-frame') return null;
-    if (last.code === 1009) {
-      return wrong(
-        `1009, yes, but the message was ${(claimed.get(last.conn) ?? 0).toLocaleString('en')} bytes; this task asks for at least ${needed.toLocaleString('en')}.`,
-      );
-    }
+    if (closes.some((close) => close.code === 1009)) return right;
+    const last = closes[closes.length - 1] as (typeof closes)[number];
+    const ordinary =
+      last.code === 1000 || last.code === null
+        ? ' That was an ordinary closing handshake: the message fit within the limit, or nothing was sent. Send more bytes than --max-payload.'
+        : '';
     return wrong(
-      `The server closed with ${last.code ?? 'no code'}${last.reason === '' ? '' : ` (${last.reason})`}, not 1009. ${last.code === 1000 || last.code === 1005 ? 'That was an ordinary close: the message fit within the limit, or nothing was sent. Send more bytes than --max-payload.' : ''}`.trim(),
+      `The server closed with ${last.code ?? 'no status code'}${last.reason === '' ? '' : ` (“${last.reason}”)`}, not 1009.${ordinary}`,
     );
   },
 });

@@ -24,6 +24,7 @@ export default defineConfig({
             { slug: 'messages' },
             { slug: 'console' },
             { slug: 'proxies' },
+            { slug: 'security' },
             { slug: 'build-your-own' },
           ],
         },

@@ -10,6 +10,7 @@ import {
   frameRecord,
   type HeaderRecord,
   messageRecord,
+  RESPONSE_BODY_LIMIT,
   type Route,
   toHexString,
 } from '../protocol/annotations.ts';
@@ -79,13 +80,14 @@ export function routeOf(target: string): Route {
 }
 
 type ClientState = 'head' | 'await-upgrade' | 'frames' | 'off';
-type ServerState = 'idle' | 'head' | 'frames' | 'off';
+type ServerState = 'idle' | 'head' | 'body' | 'frames' | 'off';
 
 interface Slot {
   draft: EventDraft | undefined;
 }
 
 const EMPTY = Buffer.alloc(0);
+const lenientUtf8 = new TextDecoder('utf-8', { fatal: false });
 
 /** How many early bytes (sent before the server answered the upgrade) are kept. */
 const EARLY_LIMIT = 64 * 1024;
@@ -490,6 +492,10 @@ export class ConnectionTap {
       this.#serverOffset += chunk.length;
       return;
     }
+    if (this.#serverState === 'body') {
+      this.#refusalBody(chunk);
+      return;
+    }
     if (this.#serverState === 'frames') {
       const parser = this.#serverFrames ?? this.#newServerParser();
       for (const event of parser.push(chunk)) this.#parserEvent('server-to-client', event);
@@ -516,7 +522,19 @@ export class ConnectionTap {
     const consumed = chunk.length - result.rest.length;
     const headStart = this.#serverOffset + consumed - result.headLength;
     this.#serverOffset += consumed;
-    this.#responseEvent(result.head, headStart, result.headLength);
+    const draft = this.#responseDraft(result.head, headStart, result.headLength);
+    const declared = Number(getHeader(result.head, 'content-length') ?? '0');
+    if (result.head.status !== 101 && Number.isSafeInteger(declared) && declared > 0) {
+      // A refusal explains itself in its body (the server's reason: which Origin, which rule);
+      // its event waits, in its place in the stream, for the first bytes of that body.
+      const slot: Slot = { draft: undefined };
+      this.#queue.push(slot);
+      this.#refusal = { slot, draft, wanted: Math.min(declared, RESPONSE_BODY_LIMIT), body: [] };
+      this.#serverState = 'body';
+      this.#refusalBody(result.rest);
+      return;
+    }
+    this.#push(draft);
     if (result.head.status !== 101 || !this.#annotateServerFrames) {
       this.#serverState = 'off';
       this.#serverOffset += result.rest.length;
@@ -539,8 +557,8 @@ export class ConnectionTap {
     return this.#serverFrames;
   }
 
-  #responseEvent(head: ResponseHead, offset: number, length: number): void {
-    this.#push({
+  #responseDraft(head: ResponseHead, offset: number, length: number): EventDraft {
+    return {
       type: 'handshake-response',
       conn: this.#conn,
       status: head.status,
@@ -548,7 +566,32 @@ export class ConnectionTap {
       headers: headerRecords(head.headers, 'response', head.status),
       streamOffset: offset,
       length,
-    });
+    };
+  }
+
+  /** A refused upgrade whose body is still arriving: its event and the bytes so far. */
+  #refusal: { slot: Slot; draft: EventDraft; wanted: number; body: Buffer[] } | null = null;
+
+  /** Bytes of a refusal's body; once enough arrived (or the server ended), its event goes. */
+  #refusalBody(chunk: Uint8Array): void {
+    this.#serverOffset += chunk.length;
+    const refusal = this.#refusal;
+    if (refusal === null) return;
+    const have = refusal.body.reduce((sum, part) => sum + part.length, 0);
+    if (chunk.length > 0) {
+      refusal.body.push(Buffer.from(chunk.subarray(0, Math.max(0, refusal.wanted - have))));
+    }
+    if (have + chunk.length >= refusal.wanted) this.#refusalDone();
+  }
+
+  #refusalDone(): void {
+    const refusal = this.#refusal;
+    if (refusal === null) return;
+    this.#refusal = null;
+    this.#serverState = 'off';
+    const body = lenientUtf8.decode(Buffer.concat(refusal.body));
+    refusal.slot.draft = body === '' ? refusal.draft : ({ ...refusal.draft, body } as EventDraft);
+    this.#flush();
   }
 
   // ---- shared ------------------------------------------------------------------------------
@@ -591,10 +634,12 @@ export class ConnectionTap {
   }
 
   outgoingEnd(): void {
+    this.#refusalDone();
     this.#push({ type: 'fin', conn: this.#conn, direction: 'server-to-client' });
   }
 
   closed(error: Error | undefined): void {
+    this.#refusalDone();
     this.#push({
       type: 'socket-closed',
       conn: this.#conn,

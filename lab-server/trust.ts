@@ -5,6 +5,7 @@
  * from an allowed Origin, and every request must name a Host the server answers to.
  */
 import { hostname, networkInterfaces } from 'node:os';
+import { parseOrigin } from './options.ts';
 
 /** Astro's dev server (`pnpm dev`), whose pages also use the lab server. */
 const DEV_SERVER_PORT = 4321;
@@ -96,7 +97,24 @@ export class Trust {
     if (this.#origins.has(origin.toLowerCase())) return OK;
     return {
       ok: false,
-      reason: `Origin "${origin.slice(0, 100)}" is not allowed: only the lab's own pages may use this server from a browser, so that no other web page can drive it (RFC 6455 §10.2). Start the lab with --origin ${origin.slice(0, 100)} to allow it.`,
+      reason: `Origin "${origin.slice(0, 100)}" is not allowed: only the lab's own pages may use this server from a browser, so that no other web page can drive it (RFC 6455 §10.2). ${remedy(origin)}`,
     };
   }
+}
+
+/** How to allow a refused origin, when it can be allowed at all. */
+function remedy(origin: string): string {
+  if (origin === 'null') {
+    return 'No flag allows "null": it is the opaque origin of sandboxed frames and file: pages, which any page can produce (RFC 6454 §6.2, §7.3).';
+  }
+  let allowable: string | null;
+  try {
+    allowable = parseOrigin(origin);
+  } catch {
+    allowable = null;
+  }
+  // Only an exact http(s) origin can go on the list; anything else would never match a browser's.
+  return allowable !== null && allowable === origin.toLowerCase()
+    ? `Start the lab with --origin ${allowable} to allow it.`
+    : 'It is not an http or https origin (scheme://host:port) as browsers send them, so no --origin can allow it.';
 }

@@ -25,6 +25,9 @@ import type {
  */
 export const ANNOTATION_SCHEMA_VERSION = 3 as const;
 
+/** Bytes of a refused upgrade's body that a `handshake-response` event carries as `body`. */
+export const RESPONSE_BODY_LIMIT = 1024;
+
 export interface Endpoint {
   readonly address: string;
   readonly port: number;
@@ -155,6 +158,12 @@ export type LabEvent =
       readonly headers: readonly HeaderRecord[];
       readonly streamOffset: number;
       readonly length: number;
+      /**
+       * A refusal's body as text (its first `RESPONSE_BODY_LIMIT` bytes, decoded leniently as
+       * UTF-8): the server's explanation of why it did not upgrade. Absent on a 101 and on a
+       * refusal without a body.
+       */
+      readonly body?: string;
     })
   | (EventBase & {
       readonly type: 'frame';

@@ -349,6 +349,12 @@ class Renderer {
     return [
       `${this.#head(e.conn, 'server-to-client')} ${p.bold('handshake response')}  ${shown}  ${p.dim(`(${plural(e.length, 'byte')})`)}`,
       ...this.#headers(e.headers),
+      // The refusal's own explanation, one line per line of its body.
+      ...(e.body ?? '')
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .slice(0, 12)
+        .map((line) => `${INDENT}${this.#label('body')} ${clip(line.trimEnd(), 1000)}`),
     ];
   }
 

@@ -10,6 +10,7 @@ import { framesExercises } from './chapters/frames.ts';
 import { handshakeExercises } from './chapters/handshake.ts';
 import { messagesExercises } from './chapters/messages.ts';
 import { proxiesExercises } from './chapters/proxies.ts';
+import { securityExercises } from './chapters/security.ts';
 import type { ChapterId, Exercise } from './types.ts';
 
 // In course order, so progress views list exercises as the chapters do.
@@ -21,6 +22,7 @@ const ALL: readonly Exercise[] = [
   ...framesExercises,
   ...messagesExercises,
   ...proxiesExercises,
+  ...securityExercises,
 ];
 
 const BY_ID = new Map<string, Exercise>();

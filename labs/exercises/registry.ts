@@ -4,6 +4,8 @@
  * classroom server look exercises up in one place.
  */
 import { acceptExercises } from './chapters/accept.ts';
+import { architectureExercises } from './chapters/architecture.ts';
+import { beyondHttp1Exercises } from './chapters/beyond-http1.ts';
 import { bigPictureExercises } from './chapters/big-picture.ts';
 import { framesExercises } from './chapters/frames.ts';
 import { handshakeExercises } from './chapters/handshake.ts';
@@ -17,6 +19,8 @@ const ALL: readonly Exercise[] = [
   ...acceptExercises,
   ...framesExercises,
   ...messagesExercises,
+  ...architectureExercises,
+  ...beyondHttp1Exercises,
 ];
 
 const BY_ID = new Map<string, Exercise>();

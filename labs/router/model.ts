@@ -12,6 +12,7 @@
  */
 import type { LabEvent, Route } from '../../protocol/annotations.ts';
 import { closePayload, encodeFrame } from '../../protocol/frame-encoder.ts';
+import { validateUpgradeRequest } from '../../protocol/handshake.ts';
 import {
   getHeader,
   HttpHeadParser,
@@ -148,6 +149,60 @@ export function buildRequest(choices: RequestChoices, pageOrigin: string, key: s
  */
 export function takesUpgradePath(choices: RequestChoices): boolean {
   return choices.upgrade && choices.connectionUpgrade;
+}
+
+// ---- predicting the answer --------------------------------------------------------------------
+
+/**
+ * The WebSocket endpoints a plain `pnpm lab` takes an upgrade for (server.ts: echo, observe,
+ * raw, check; others only with their flags), and every WebSocket path it knows (tap.ts
+ * WEBSOCKET_ROUTES), which gets 426 for a plain request.
+ */
+export const ALWAYS_ON = ['/echo', '/observe', '/raw', '/check'] as const;
+
+export interface Prediction {
+  readonly step: StepId;
+  readonly status: number;
+}
+
+/**
+ * What the lab server answers to the request the choices describe, worked out from its rules
+ * in their order (the exercises use it; routes.test.ts holds it to the real server for many
+ * random requests). `webSocketPaths` is WEBSOCKET_ROUTES' keys.
+ */
+export function predict(
+  choices: RequestChoices,
+  webSocketPaths: ReadonlySet<string>,
+  pageOrigin = 'http://127.0.0.1:6455',
+): Prediction {
+  const built = buildRequest(choices, pageOrigin, 'dGhlIHNhbXBsZSBub25jZQ==');
+  if (!built.ok) return { step: 'parse', status: 400 };
+  const parsed = new HttpHeadParser({ kind: 'request' }).push(built.bytes);
+  if (parsed.state !== 'complete') return { step: 'parse', status: 400 };
+  const path = choices.path.split('?', 1)[0] as string;
+  const failed = validateUpgradeRequest(parsed.head).filter((f) => !f.ok && !f.informational);
+  const rulesStatus = failed.some((f) => f.status !== 426) ? 400 : 426;
+  if (takesUpgradePath(choices)) {
+    if (failed.length > 0) return { step: 'rules', status: rulesStatus };
+    if (choices.host === 'foreign') return { step: 'host', status: 403 };
+    if (!(ALWAYS_ON as readonly string[]).includes(path)) return { step: 'endpoint', status: 404 };
+    if (choices.origin === 'foreign') return { step: 'origin', status: 403 };
+    return { step: 'websocket', status: 101 };
+  }
+  // The tap keeps a request with Upgrade or a key as a handshake, and server.ts answers one to a
+  // WebSocket path by the handshake rules.
+  if (webSocketPaths.has(path) && (choices.upgrade || choices.key) && failed.length > 0) {
+    return { step: 'rules', status: rulesStatus };
+  }
+  if (choices.host === 'foreign') return { step: 'host', status: 403 };
+  if (webSocketPaths.has(path)) return { step: 'ws-path', status: 426 };
+  if (path === '/lab.json' || path.startsWith('/lab.json/')) {
+    return {
+      step: 'http-endpoint',
+      status: choices.method === 'GET' || choices.method === 'HEAD' ? 200 : 405,
+    };
+  }
+  return { step: 'static', status: path === '/' ? 200 : 404 };
 }
 
 // ---- the server's steps -------------------------------------------------------------------

@@ -5,13 +5,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { WEBSOCKET_ROUTES } from '../../lab-server/tap.ts';
 import { startTestLab, type TestLab } from '../../lab-server/test-support/lab.ts';
 import { generateKey } from '../../protocol/accept.ts';
 import type { LabEvent } from '../../protocol/annotations.ts';
+import { architectureRoute, type RouteParams } from '../exercises/chapters/architecture.ts';
+import { createRng } from '../exercises/rng.ts';
+import type { ChoiceExercise } from '../exercises/types.ts';
 import {
   buildRequest,
   EXAMPLES,
   judge,
+  predict,
   type RequestChoices,
   RouterRun,
   type StepId,
@@ -109,4 +114,32 @@ describe('the router lab against the real lab server, through /raw', () => {
     expect(answer.head.status).toBe(101);
     expect(verdict.step).toBe('websocket');
   });
+});
+
+describe('predict (the chapter 8 exercise’s answer) agrees with the real lab server', () => {
+  const paths = new Set(WEBSOCKET_ROUTES.keys());
+  const route = architectureRoute as ChoiceExercise<RouteParams>;
+
+  it('for every example', async () => {
+    for (const example of EXAMPLES) {
+      const { answer, verdict } = await send(example.choices);
+      const predicted = predict(example.choices, paths, lab.origin);
+      expect([predicted.status, predicted.step], example.id).toEqual([
+        answer.head.status,
+        verdict.step,
+      ]);
+    }
+  });
+
+  it('for 40 requests drawn by the exercise', async () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const { choices } = route.generate(createRng(seed * 104729));
+      const { answer, verdict } = await send(choices);
+      const predicted = predict(choices, paths, lab.origin);
+      expect([predicted.status, predicted.step], JSON.stringify(choices)).toEqual([
+        answer.head.status,
+        verdict.step,
+      ]);
+    }
+  }, 30_000);
 });

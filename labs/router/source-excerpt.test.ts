@@ -8,6 +8,7 @@ describe('excerpt', () => {
       'const a = 1;',
       'function f() {',
       "  const s = '}';",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the source under test holds a template literal.
       '  const t = `${{ x: 1 }.x} }`; // }',
       '  /* } */',
       '  return s;',

@@ -22,6 +22,8 @@ export default defineConfig({
             { slug: 'frames' },
             { slug: 'messages' },
             { slug: 'console' },
+            { slug: 'architecture' },
+            { slug: 'beyond-http1' },
             { slug: 'build-your-own' },
           ],
         },

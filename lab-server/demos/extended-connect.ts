@@ -359,6 +359,14 @@ export async function runExtendedConnect(
   }
 }
 
+let shared: Promise<ExtendedConnectTrace> | undefined;
+
+/** One run shared by everything that renders it in one process (a page built in two parts). */
+export function sharedRun(): Promise<ExtendedConnectTrace> {
+  shared ??= runExtendedConnect({ message: 'Hello' });
+  return shared;
+}
+
 /**
  * Frames of both directions in the order the relay saw them: a frame takes the arrival number of
  * the chunk its last byte came in (it could be acted on only then).

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { WEBSOCKET_ROUTES } from '../../../lab-server/tap.ts';
 import { exerciseById, exercisesOf } from '../registry.ts';
 import { createRng } from '../rng.ts';
 import type { ChoiceExercise, ShortAnswerExercise } from '../types.ts';
@@ -14,6 +15,7 @@ import {
   ROUTE_CHOICES,
   type RouteParams,
   routeAnswer,
+  WEBSOCKET_PATHS,
 } from './architecture.ts';
 
 const SEEDS = Array.from({ length: 300 }, (_, i) => i * 7919 + 1);
@@ -43,6 +45,10 @@ describe('chapter 8 exercises are registered', () => {
 });
 
 describe('architecture-route: which handler answers', () => {
+  it('knows the same WebSocket paths as the lab server (WEBSOCKET_ROUTES in lab-server/tap.ts)', () => {
+    expect([...WEBSOCKET_PATHS].sort()).toEqual([...WEBSOCKET_ROUTES.keys()].sort());
+  });
+
   it('accepts the answer for every seed, and rejects every other choice with feedback', async () => {
     const seen = new Set<string>();
     for (const seed of SEEDS) {

@@ -44,7 +44,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   });
   // A comment line (starting with a colon) is ignored by the client; servers send them to keep
   // an idle connection busy. `retry` sets the reconnection delay in milliseconds.
-  res.write(': events after id ' + String(last) + '\nretry: 2000\n\n');
+  res.write(`: events after id ${last}\nretry: 2000\n\n`);
   const pending = EVENTS.filter((e) => Number(e.id) > last);
   for (const e of pending) res.write(serialize(e));
   // A real feed would stay open; this one ends so the exchange is finite.

@@ -322,7 +322,7 @@ export function mount(element: HTMLElement, options: RouterLabOptions = {}): Mou
     verdictBox.replaceChildren(
       h(
         'p',
-        { class: 'rt-path' },
+        { class: 'rt-route' },
         upgradePath
           ? 'Upgrade and Connection: Upgrade are both there, so the lab server answers this request itself, on the TCP socket, on its upgrade path.'
           : 'Without both Upgrade and Connection: Upgrade this is an ordinary request, and the lab server hands the connection to Node’s HTTP server.',
@@ -334,8 +334,8 @@ export function mount(element: HTMLElement, options: RouterLabOptions = {}): Mou
           'data-step': verdict.step,
           'data-status': answer?.head.status ?? '',
         },
-        h('strong', {}, `${answer?.head.status} ${answer?.head.reason}`),
-        ` — ${verdict.explanation}`,
+        h('strong', {}, `Answered by: ${list[answeredAt]?.title ?? verdict.step}.`),
+        ` ${verdict.explanation}`,
       ),
     );
   }

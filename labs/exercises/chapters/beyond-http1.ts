@@ -360,7 +360,7 @@ export const beyondSetting = defineExercise<SettingParams>({
   id: 'beyond-http1-setting',
   chapter: 'beyond-http1',
   kind: 'short-answer',
-  title: 'SETTINGS_ENABLE_CONNECT_PROTOCOL in bytes',
+  title: 'The setting that allows it, in bytes',
   label: 'The 6 bytes, in hex',
   generate: (rng) => ({ value: rng.pick([0, 1] as const) }),
   prompt: (p) => ({

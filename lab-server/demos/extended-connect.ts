@@ -163,15 +163,16 @@ export function decodeHttp2Frames(
       headerHex: toHex(bytes.subarray(offset, offset + 9), ' '),
     };
     if (type === 0x4) {
-      record.settings = [];
+      const settings: { id: number; name: string; value: number }[] = [];
       for (let i = 0; i + 6 <= length; i += 6) {
         const id = view.getUint16(i);
-        record.settings.push({
+        settings.push({
           id,
           name: SETTINGS[id] ?? `unknown (0x${id.toString(16)})`,
           value: view.getUint32(i + 2),
         });
       }
+      record.settings = settings;
     } else if (type === 0x8 && length === 4) {
       record.windowIncrement = view.getUint32(0) & 0x7fffffff;
     } else if (type === 0x3 && length === 4) {

@@ -68,7 +68,8 @@ describe('architecture-route: which handler answers', () => {
     }
     // The draw reaches most handlers.
     expect(seen.size).toBeGreaterThanOrEqual(8);
-  });
+    // 3,000 verdicts, each running the handshake rules: seconds on a busy machine.
+  }, 30_000);
 
   it('tells a learner who picks an endpoint for a request without Connection: upgrade why it is not an upgrade (RFC 9110 §7.8)', async () => {
     const p: RouteParams = {

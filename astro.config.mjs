@@ -25,6 +25,8 @@ export default defineConfig({
             { slug: 'console' },
             { slug: 'proxies' },
             { slug: 'security' },
+            { slug: 'architecture' },
+            { slug: 'beyond-http1' },
             { slug: 'build-your-own' },
           ],
         },

@@ -4,6 +4,8 @@
  * classroom server look exercises up in one place.
  */
 import { acceptExercises } from './chapters/accept.ts';
+import { architectureExercises } from './chapters/architecture.ts';
+import { beyondHttp1Exercises } from './chapters/beyond-http1.ts';
 import { bigPictureExercises } from './chapters/big-picture.ts';
 import { connectionPathExercises } from './chapters/connection-path.ts';
 import { framesExercises } from './chapters/frames.ts';
@@ -23,6 +25,8 @@ const ALL: readonly Exercise[] = [
   ...messagesExercises,
   ...proxiesExercises,
   ...securityExercises,
+  ...architectureExercises,
+  ...beyondHttp1Exercises,
 ];
 
 const BY_ID = new Map<string, Exercise>();

@@ -3,7 +3,7 @@
  * answers are checked by the exercise checkers on the server, the teacher's dashboard follows,
  * and every refusal is the specific one the contract names.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type Answer, MAX_MESSAGE_BYTES } from '../../labs/classroom/protocol.ts';
@@ -564,5 +564,30 @@ describe('classroom: restart', () => {
     expect(view.lastAnswer).toBe('wrong again');
     expect((view.hints as string[]).length).toBe(2);
     await back.close();
+  });
+
+  it('reports a damaged log at start (which line, what was wrong) and keeps every good record', async () => {
+    const c = await startClass();
+    const s = await joinStudent(c.lab.ws, c.classroom.file.code, 'Ada');
+    for (const answer of ['one', 'two', 'three']) {
+      await s.client.request({ type: 'submit', id: 'accept-compute', answer });
+    }
+    await s.client.close();
+    await c.stop();
+    const path = `${c.classroom.folder}/results.jsonl`;
+    const lines = readFileSync(path, 'utf8').split('\n');
+    // Line 3 ("two") changed on disk, and a record cut off at the end.
+    lines[2] = (lines[2] as string).replace('"two"', '"TWO"');
+    writeFileSync(path, `${lines.join('\n')}{"r":{"k":"answer","s":"`);
+    const again = await startClass({ data: c.data });
+    expect(again.classroom.damage.map((d) => [d.line, d.problem.slice(0, 30)])).toEqual([
+      [3, 'checksum mismatch: the record '],
+      [5, 'is cut off after 24 bytes (the'],
+    ]);
+    const banner = await again.classroom.banner();
+    expect(banner).toContain('has 2 damaged line(s); every good record was kept');
+    expect(banner).toContain('  line 3: checksum mismatch');
+    const entry = again.classroom.state.progress(s.id, 'accept-compute');
+    expect(entry).toMatchObject({ tries: 2, lastAnswer: 'three' });
   });
 });

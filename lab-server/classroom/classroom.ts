@@ -13,6 +13,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
 import QRCode from 'qrcode';
 import type { WebSocket } from 'ws';
 import {
@@ -331,14 +332,12 @@ export class Classroom {
     const state = new ClassState(ordered);
     const replay = replayLog(opened.logPath, readRecord);
     const damage = [...replay.damage];
-    // Records that parse but do not fit the class (an answer from nobody) are reported too; the
-    // line numbers are those of the good records, counted again here.
-    let index = 0;
-    for (const record of replay.records) {
-      index++;
+    // Records that parse but do not fit the class (an answer from nobody) are reported too.
+    replay.records.forEach((record, i) => {
       const problem = state.apply(record);
-      if (problem !== null) damage.push({ line: -index, problem, preview: '' });
-    }
+      if (problem !== null) damage.push({ line: replay.lines[i] ?? 0, problem, preview: '' });
+    });
+    damage.sort((a, b) => a.line - b.line);
     const log = await AppendLog.open(opened.logPath);
     return new Classroom(opened, replay, state, damage, log, options);
   }
@@ -380,12 +379,10 @@ export class Classroom {
     if (this.damage.length > 0) {
       lines.push(
         '',
-        `Warning: the class log has ${this.damage.length} damaged record(s); every good record was kept:`,
+        `Warning: the class log ${join(this.folder, 'results.jsonl')} has ${this.damage.length} damaged line(s); every good record was kept:`,
       );
       for (const d of this.damage.slice(0, 20)) {
-        lines.push(
-          `  ${d.line > 0 ? `line ${d.line}` : `record ${-d.line}`}: ${d.problem}${d.preview === '' ? '' : ` [${d.preview}]`}`,
-        );
+        lines.push(`  line ${d.line}: ${d.problem}${d.preview === '' ? '' : ` [${d.preview}]`}`);
       }
       if (this.damage.length > 20) lines.push(`  ... and ${this.damage.length - 20} more`);
     }

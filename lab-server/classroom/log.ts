@@ -42,6 +42,8 @@ export interface LogDamage {
 
 export interface Replay<R> {
   readonly records: readonly R[];
+  /** The line number of each record, in the same order. */
+  readonly lines: readonly number[];
   readonly damage: readonly LogDamage[];
   /** Where the bytes of a cut-off last line were saved, if there was one. */
   readonly savedTail: string | null;
@@ -89,9 +91,10 @@ export function decodeLine<R>(line: string, read: RecordReader<R>): R | string {
  * newline is the last byte of every append): it is reported, saved, and cut off the file.
  */
 export function replayLog<R>(path: string, read: RecordReader<R>): Replay<R> {
-  if (!existsSync(path)) return { records: [], damage: [], savedTail: null };
+  if (!existsSync(path)) return { records: [], lines: [], damage: [], savedTail: null };
   const bytes = readFileSync(path);
   const records: R[] = [];
+  const lines: number[] = [];
   const damage: LogDamage[] = [];
   let savedTail: string | null = null;
   let start = 0;
@@ -122,9 +125,10 @@ export function replayLog<R>(path: string, read: RecordReader<R>): Replay<R> {
       damage.push({ line: lineNumber, problem: result, preview: preview(line) });
     } else {
       records.push(result);
+      lines.push(lineNumber);
     }
   }
-  return { records, damage, savedTail };
+  return { records, lines, damage, savedTail };
 }
 
 function cutOff(path: string, length: number): void {

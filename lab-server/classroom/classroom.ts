@@ -360,9 +360,13 @@ export class Classroom {
   }
 
   /** The startup text for the terminal: URLs, code, QR code, and what the log replay found. */
-  async banner(): Promise<string> {
+  async banner(color = true): Promise<string> {
     const urls = this.urls;
-    const qr = await QRCode.toString(urls.studentWithCode, { type: 'terminal', small: true });
+    // In colour, half blocks on a white background; without, plain block characters.
+    const qr = await QRCode.toString(urls.studentWithCode, {
+      type: color ? 'terminal' : 'utf8',
+      ...(color ? { small: true } : {}),
+    });
     const lines = [
       '',
       `Classroom mode: ${terminalSafe(this.file.name)} (${this.resumed ? `resumed, ${this.state.students.size} students` : 'new class'})`,

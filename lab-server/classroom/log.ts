@@ -7,8 +7,9 @@
  * named by its number.
  *
  * Durability: a record is acknowledged only after the bytes are written and `fdatasync` returned.
- * Group commit: records that arrive while one sync is in flight wait for it, then go together in
- * one write and one sync, so 500 students submitting at once cost a few syncs, not 500.
+ * Group commit: records that arrive while a batch is being written go together in the next write
+ * and sync, so 500 students submitting at once cost a few syncs, not 500; and a new batch does
+ * not wait for the sync in flight (up to two run at once), so an answer waits for about one.
  *
  * Line format: `{"r":<record JSON>,"sum":"<16 hex of SHA-256 over the record JSON>"}`. A process
  * killed mid-write leaves at most one partial last line; the replay reports it, keeps a copy of
@@ -147,14 +148,26 @@ interface Waiter {
   reject(error: Error): void;
 }
 
+/**
+ * Syncs that may run at once. A sync started while another runs covers everything written
+ * before it, so an answer waits for one sync, not for the one in flight and then its own. Kept
+ * small: each sync holds one of libuv's four threads, which the site's file reads share.
+ */
+const MAX_SYNCS_IN_FLIGHT = 2;
+
 /** Appends records durably, in order, several per `fdatasync` when they arrive together. */
 export class AppendLog {
   readonly #file: FileHandle;
   #pending: string[] = [];
-  #waiters: Waiter[] = [];
-  #flushing = false;
+  #pendingWaiters: Waiter[] = [];
+  /** Written, not yet covered by a finished sync, in write order, with their batch number. */
+  readonly #unsynced: { readonly batch: number; readonly waiter: Waiter }[] = [];
+  #batches = 0;
+  #writing = false;
+  #syncing = 0;
   #failed: Error | null = null;
   #closed = false;
+  #idle: (() => void) | null = null;
   /** Counters for the bench and the tests. */
   syncs = 0;
   records = 0;
@@ -187,46 +200,100 @@ export class AppendLog {
     const line = encodeLine(record);
     return new Promise<void>((resolve, reject) => {
       this.#pending.push(line);
-      this.#waiters.push({ resolve, reject });
-      if (!this.#flushing) void this.#flush();
+      this.#pendingWaiters.push({ resolve, reject });
+      this.#pump();
     });
   }
 
-  async #flush(): Promise<void> {
-    this.#flushing = true;
-    while (this.#pending.length > 0) {
-      const lines = this.#pending;
-      const waiters = this.#waiters;
-      this.#pending = [];
-      this.#waiters = [];
-      try {
-        const buffer = Buffer.from(lines.join(''), 'utf8');
-        let written = 0;
-        while (written < buffer.length) {
-          const { bytesWritten } = await this.#file.write(buffer, written);
-          written += bytesWritten;
-        }
-        await this.#file.datasync();
-        this.syncs++;
+  /**
+   * Writes what is pending as one batch (writes go one after another, so lines never
+   * interleave), then syncs it; the next batch may be written while that sync runs.
+   */
+  #pump(): void {
+    if (this.#writing || this.#failed !== null || this.#pending.length === 0) return;
+    if (this.#syncing >= MAX_SYNCS_IN_FLIGHT) return;
+    this.#writing = true;
+    const lines = this.#pending;
+    const waiters = this.#pendingWaiters;
+    this.#pending = [];
+    this.#pendingWaiters = [];
+    const batch = ++this.#batches;
+    this.#write(Buffer.from(lines.join(''), 'utf8')).then(
+      () => {
+        this.#writing = false;
         this.records += lines.length;
-        for (const waiter of waiters) waiter.resolve();
-      } catch (error) {
-        // After a failed write the file may end in a partial line: refuse everything after it
-        // rather than acknowledge records the next start might not read.
-        this.#failed = new Error(`the class log could not be written: ${(error as Error).message}`);
-        for (const waiter of [...waiters, ...this.#waiters]) waiter.reject(this.#failed);
-        this.#pending = [];
-        this.#waiters = [];
-      }
+        for (const waiter of waiters) this.#unsynced.push({ batch, waiter });
+        this.#syncing++;
+        // fdatasync flushes every byte written to the file before it started: this batch and
+        // any earlier one whose own sync is still running.
+        this.#file.datasync().then(
+          () => {
+            this.#syncing--;
+            this.syncs++;
+            while ((this.#unsynced[0]?.batch ?? Number.POSITIVE_INFINITY) <= batch) {
+              this.#unsynced.shift()?.waiter.resolve();
+            }
+            this.#pump();
+            this.#checkIdle();
+          },
+          (error: Error) => this.#fail(error),
+        );
+        this.#pump();
+      },
+      (error: Error) => {
+        this.#writing = false;
+        for (const waiter of waiters) this.#unsynced.push({ batch, waiter });
+        this.#fail(error);
+      },
+    );
+  }
+
+  async #write(buffer: Buffer): Promise<void> {
+    let written = 0;
+    while (written < buffer.length) {
+      const { bytesWritten } = await this.#file.write(buffer, written);
+      written += bytesWritten;
     }
-    this.#flushing = false;
+  }
+
+  /**
+   * After a failed write or sync the file may end in a partial line, or hold lines that are not
+   * durable: refuse everything from here on rather than acknowledge what the next start might
+   * not read.
+   */
+  #fail(error: Error): void {
+    if (this.#failed === null) {
+      this.#failed = new Error(`the class log could not be written: ${error.message}`);
+    }
+    if (this.#syncing > 0) this.#syncing--;
+    const failed = this.#failed;
+    for (const { waiter } of this.#unsynced.splice(0)) waiter.reject(failed);
+    for (const waiter of this.#pendingWaiters.splice(0)) waiter.reject(failed);
+    this.#pending = [];
+    this.#checkIdle();
+  }
+
+  #checkIdle(): void {
+    if (
+      this.#idle !== null &&
+      !this.#writing &&
+      this.#syncing === 0 &&
+      this.#pending.length === 0
+    ) {
+      this.#idle();
+      this.#idle = null;
+    }
   }
 
   /** Waits for what is pending, then closes the file. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    while (this.#flushing) await new Promise((resolve) => setTimeout(resolve, 1));
+    if (this.#writing || this.#syncing > 0 || this.#pending.length > 0) {
+      await new Promise<void>((resolve) => {
+        this.#idle = resolve;
+      });
+    }
     await this.#file.close();
   }
 }

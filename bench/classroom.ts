@@ -36,9 +36,15 @@ interface Server {
 }
 
 async function startServer(kind: 'classroom' | 'plain'): Promise<Server> {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', SERVER, kind], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  // BENCH_NODE_ARGS="--cpu-prof" profiles the servers (a .cpuprofile per process in the cwd).
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', ...extra, '--import', 'tsx', SERVER, kind],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const [first] = (await once(lines, 'line')) as [string];
   return { child, lines, ...(JSON.parse(first) as Omit<Server, 'child' | 'lines'>) };
@@ -68,6 +74,11 @@ function percentile(values: number[], p: number): number {
 }
 
 type Json = Record<string, unknown>;
+
+const fmt = (n: number, digits = 1) =>
+  Number.isNaN(n)
+    ? '-'
+    : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 interface Run {
   readonly submit: number[];
@@ -214,11 +225,14 @@ async function run(kind: 'classroom' | 'plain'): Promise<Run> {
   await new Promise((resolve) => setTimeout(resolve, 500));
   const loaded = await ask<Run['loaded']>(server, 'mem');
   peakRss = Math.max(peakRss, loaded.rss);
-  const stats =
-    kind === 'classroom' ? await ask<{ syncs: number; records: number }>(server, 'stats') : null;
+  const stats = kind === 'classroom' ? await ask<Record<string, number>>(server, 'stats') : null;
   if (stats !== null) {
+    const ms = (n: number | undefined) => fmt(n ?? Number.NaN);
     console.log(
-      `classroom log: ${stats.records} records in ${stats.syncs} fsyncs (${(stats.records / Math.max(1, stats.syncs)).toFixed(1)} per fsync: group commit)`,
+      `classroom log: ${stats.records} records in ${stats.syncs} fsyncs (${fmt((stats.records ?? 0) / Math.max(1, stats.syncs ?? 0))} per fsync: group commit)`,
+    );
+    console.log(
+      `inside the server, per submission: received -> checked p50 ${ms(stats.checkP50)} / p99 ${ms(stats.checkP99)} ms; received -> verdict sent (after fsync) p50 ${ms(stats.submitP50)} / p99 ${ms(stats.submitP99)} ms; fdatasync p50 ${ms(stats.syncP50)} / p99 ${ms(stats.syncP99)} ms`,
     );
   }
   for (const student of students) {
@@ -241,10 +255,6 @@ async function run(kind: 'classroom' | 'plain'): Promise<Run> {
   };
 }
 
-const fmt = (n: number, digits = 1) =>
-  Number.isNaN(n)
-    ? '-'
-    : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const mb = (bytes: number) => fmt(bytes / 1024 / 1024);
 
 async function main() {

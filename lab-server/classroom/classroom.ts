@@ -54,7 +54,7 @@ import { observe } from '../observe.ts';
 import type { Registry } from '../registry.ts';
 import { resultsCsv, resultsJson } from './export.ts';
 import { type ClassFile, type OpenClassOptions, openClassFolder } from './folder.ts';
-import { AppendLog, type LogDamage, replayLog } from './log.ts';
+import { AppendLog, type LogDamage, replayLog, Timings } from './log.ts';
 import { ClassState, type LogRecord, readRecord } from './state.ts';
 
 export interface ClassroomLimits {
@@ -338,7 +338,7 @@ export class Classroom {
       if (problem !== null) damage.push({ line: replay.lines[i] ?? 0, problem, preview: '' });
     });
     damage.sort((a, b) => a.line - b.line);
-    const log = await AppendLog.open(opened.logPath);
+    const log = await AppendLog.open(opened.logPath, replay.end);
     return new Classroom(opened, replay, state, damage, log, options);
   }
 
@@ -355,8 +355,22 @@ export class Classroom {
   }
 
   /** Log syncs and records written, for the bench. */
-  get logStats(): { syncs: number; records: number } {
-    return { syncs: this.#log.syncs, records: this.#log.records };
+  /** Server-side durations, for the bench: message received → checked, → verdict sent. */
+  readonly timings = { check: new Timings(), submit: new Timings() };
+
+  /** The log's counters and the server-side timings (ms percentiles), for the bench. */
+  get logStats(): Record<string, number> {
+    const t = this.timings;
+    return {
+      syncs: this.#log.syncs,
+      records: this.#log.records,
+      syncP50: this.#log.syncTimes.percentile(0.5),
+      syncP99: this.#log.syncTimes.percentile(0.99),
+      checkP50: t.check.percentile(0.5),
+      checkP99: t.check.percentile(0.99),
+      submitP50: t.submit.percentile(0.5),
+      submitP99: t.submit.percentile(0.99),
+    };
   }
 
   /** The startup text for the terminal: URLs, code, QR code, and what the log replay found. */
@@ -492,8 +506,9 @@ export class Classroom {
           reason: 'join the class (or resume) first',
         });
       }
+      const received = performance.now();
       current.queue = current.queue
-        .then(() => this.#handle(ws, current, message))
+        .then(() => this.#handle(ws, current, message, received))
         .catch((error: Error) => {
           send(ws, {
             type: 'error',
@@ -620,7 +635,12 @@ export class Classroom {
     };
   }
 
-  async #handle(ws: WebSocket, student: Student, message: StudentMessage): Promise<void> {
+  async #handle(
+    ws: WebSocket,
+    student: Student,
+    message: StudentMessage,
+    received: number,
+  ): Promise<void> {
     if (message.type === 'join' || message.type === 'resume') return;
     const req = 'req' in message ? message.req : undefined;
     const error = (reason: string) =>
@@ -708,6 +728,7 @@ export class Classroom {
         return error(`the answer could not be checked (${(cause as Error).message})`);
       }
     }
+    const checked = performance.now();
     await this.#record(student, {
       k: 'answer',
       s: student.id,
@@ -727,6 +748,8 @@ export class Classroom {
       hints: [...visibleHints(exercise.hints(params), next)],
       state: stateOf(next),
     });
+    this.timings.check.add(checked - received);
+    this.timings.submit.add(performance.now() - received);
     this.#toDashboards(`r:${student.id}:${id}`, {
       type: 'result',
       result: this.#result(student.id, id, next),

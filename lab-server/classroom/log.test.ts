@@ -57,7 +57,7 @@ describe('the class log', () => {
     expect(readFileSync(replay.savedTail as string, 'utf8')).toBe(partial);
     expect(readFileSync(path, 'utf8')).toBe(good);
     // Appending afterwards starts on a clean line, and the next start reads everything.
-    const log = await AppendLog.open(path);
+    const log = await AppendLog.open(path, replay.end);
     await log.append(student(5));
     await log.close();
     const again = replayLog(path, readRecord);
@@ -105,5 +105,42 @@ describe('the class log', () => {
     await log.close();
     await expect(log.append(student(2))).rejects.toThrow('closed');
     expect(replayLog(path, readRecord).records).toHaveLength(1);
+  });
+
+  it('writes into zeros it allocated ahead (so a sync need not grow the file), which the replay reads as the end', async () => {
+    const path = temp();
+    const log = await AppendLog.open(path);
+    await log.append(student(1));
+    await log.append(student(2));
+    await log.close();
+    const bytes = readFileSync(path);
+    const text = [student(1), student(2)].map(encodeLine).join('');
+    expect(bytes.length).toBeGreaterThan(1024 * 1024);
+    expect(bytes.subarray(0, text.length).toString()).toBe(text);
+    expect(bytes.subarray(text.length).every((b) => b === 0)).toBe(true);
+    const replay = replayLog(path, readRecord);
+    expect(replay).toMatchObject({ damage: [], end: text.length });
+    expect(replay.records).toHaveLength(2);
+    // A restart appends right after the records, not after the zeros.
+    const again = await AppendLog.open(path, replay.end);
+    await again.append(student(3));
+    await again.close();
+    expect(replayLog(path, readRecord).records).toHaveLength(3);
+  });
+
+  it('reports a record cut off inside the preallocated zeros, as a crash mid-write leaves it', () => {
+    const path = temp();
+    const good = encodeLine(student(1));
+    const partial = encodeLine(student(2)).slice(0, 40);
+    writeFileSync(path, Buffer.concat([Buffer.from(good + partial), Buffer.alloc(4096)]));
+    const replay = replayLog(path, readRecord);
+    expect(replay.records).toHaveLength(1);
+    expect(replay.damage).toEqual([
+      expect.objectContaining({
+        line: 2,
+        problem: expect.stringContaining('cut off after 40 bytes'),
+      }),
+    ]);
+    expect(readFileSync(path, 'utf8')).toBe(good);
   });
 });

@@ -74,6 +74,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   if (line === 'mem') process.stdout.write(`${JSON.stringify(memory())}\n`);
   if (line === 'rss')
     process.stdout.write(`${JSON.stringify({ rss: process.memoryUsage.rss() })}\n`);
+  if (line === 'cpu') process.stdout.write(`${JSON.stringify(process.cpuUsage())}\n`);
   if (line === 'stats') process.stdout.write(`${JSON.stringify(stats())}\n`);
 });
 process.stdin.on('end', () => {

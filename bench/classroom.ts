@@ -87,6 +87,8 @@ interface Run {
   readonly errors: Map<string, number>;
   readonly missedOnDashboard: number;
   readonly joinSeconds: number;
+  /** Server CPU time (user + system) per acknowledged submission while measuring, in ms. */
+  readonly cpuPerSubmission: number;
   readonly peakRss: number;
   readonly loaded: { heapUsed: number; external: number; rss: number };
   readonly idle: { heapUsed: number; external: number; rss: number };
@@ -213,6 +215,8 @@ async function run(kind: 'classroom' | 'plain'): Promise<Run> {
   });
 
   await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
+  const cpuBefore = await ask<{ user: number; system: number }>(server, 'cpu');
+  const ackedBefore = acked;
   measuring = true;
   let peakRss = 0;
   const sampler = setInterval(async () => {
@@ -221,6 +225,9 @@ async function run(kind: 'classroom' | 'plain'): Promise<Run> {
   await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
   clearInterval(sampler);
   measuring = false;
+  const cpuAfter = await ask<{ user: number; system: number }>(server, 'cpu');
+  const cpuMs = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / 1000;
+  const cpuPerSubmission = cpuMs / Math.max(1, acked - ackedBefore);
   for (const timer of timers) clearInterval(timer);
   await new Promise((resolve) => setTimeout(resolve, 500));
   const loaded = await ask<Run['loaded']>(server, 'mem');
@@ -249,6 +256,7 @@ async function run(kind: 'classroom' | 'plain'): Promise<Run> {
     errors,
     missedOnDashboard: ackedAt.size,
     joinSeconds,
+    cpuPerSubmission,
     peakRss,
     loaded,
     idle,
@@ -281,6 +289,12 @@ async function main() {
       '-',
       `${fmt(percentile(ours.dashboard, 0.5))} / ${fmt(percentile(ours.dashboard, 0.99))} / ${fmt(Math.max(...ours.dashboard))}`,
       `p99 < 250 ms: ${percentile(ours.dashboard, 0.99) < 250 ? 'PASS' : 'FAIL'}`,
+    ],
+    [
+      'server CPU per submission (incl. its /echo share)',
+      `${fmt(plain.cpuPerSubmission, 2)} ms`,
+      `${fmt(ours.cpuPerSubmission, 2)} ms`,
+      '',
     ],
     ['results never on the dashboard', '-', String(ours.missedOnDashboard), ''],
     [

@@ -38,6 +38,7 @@ import {
   type ToStudentMessage,
   type ToTeacherMessage,
   validateDisplayName,
+  type WrongAnswerCount,
 } from '../../labs/classroom/protocol.ts';
 import type { ExerciseProgress } from '../../labs/exercises/progress.ts';
 import { allExercises, exerciseById } from '../../labs/exercises/registry.ts';
@@ -151,6 +152,8 @@ interface Student {
   readonly live: LiveRecord;
   readonly submits: Bucket;
   readonly sockets: Set<WebSocket>;
+  /** Per exercise, the student's values and hint ladder, made once (generating and hinting hash). */
+  readonly exercises: Map<string, { readonly params: unknown; readonly hints: readonly string[] }>;
   /** Messages of one student are handled one after another, so tries count in order. */
   queue: Promise<void>;
 }
@@ -219,6 +222,9 @@ function closeReason(text: string): string {
   while (Buffer.byteLength(reason) > 123) reason = reason.slice(0, -1);
   return reason;
 }
+
+/** Stands for "this exercise's top wrong answers" until a batch is sent (see `#flush`). */
+const WRONG_LATER: readonly WrongAnswerCount[] = [];
 
 interface Dashboard {
   readonly ws: WebSocket;
@@ -437,6 +443,7 @@ export class Classroom {
         },
         submits: new Bucket(this.limits.submitBurst, this.limits.submitsPerSecond / 1000),
         sockets: new Set(),
+        exercises: new Map(),
         queue: Promise.resolve(),
       };
       this.#students.set(id, student);
@@ -649,7 +656,14 @@ export class Classroom {
     if (exercise === undefined) return error(`id: there is no exercise "${message.id}"`);
     if (this.state.chapters[exercise.chapter] === 'locked')
       return error('chapter locked by the teacher');
-    const params = paramsFor(exercise, student.seed, 0);
+    let made = student.exercises.get(exercise.id);
+    if (made === undefined) {
+      const values = paramsFor(exercise, student.seed, 0);
+      made = { params: values, hints: exercise.hints(values) };
+      student.exercises.set(exercise.id, made);
+    }
+    const params = made.params;
+    const hints = made.hints;
     const entry = this.state.progress(student.id, exercise.id);
     if (message.type === 'exercise') {
       const lastAnswer = entry.lastAnswer;
@@ -658,7 +672,7 @@ export class Classroom {
         id: exercise.id,
         view: exerciseView(exercise, params),
         state: stateOf(entry),
-        hints: [...visibleHints(exercise.hints(params), entry)],
+        hints: [...visibleHints(hints, entry)],
         ...(lastAnswer === null ? {} : { lastAnswer: lastAnswer as Answer }),
       });
       return;
@@ -687,7 +701,7 @@ export class Classroom {
         id,
         correct: false,
         feedback: '',
-        hints: [...visibleHints(exercise.hints(params), next)],
+        hints: [...visibleHints(hints, next)],
         state: stateOf(next),
         reveal: exercise.reveal(params),
       });
@@ -745,7 +759,7 @@ export class Classroom {
       correct: verdict.correct,
       feedback: verdict.feedback,
       ...(verdict.wrong === undefined ? {} : { wrong: [...verdict.wrong] }),
-      hints: [...visibleHints(exercise.hints(params), next)],
+      hints: [...visibleHints(hints, next)],
       state: stateOf(next),
     });
     this.timings.check.add(checked - received);
@@ -753,7 +767,8 @@ export class Classroom {
     this.#toDashboards(`r:${student.id}:${id}`, {
       type: 'result',
       result: this.#result(student.id, id, next),
-      ...(verdict.correct ? {} : { wrong: this.state.topWrong(id) }),
+      // The top wrong answers are counted when the batch goes out, once per exercise.
+      ...(verdict.correct ? {} : { wrong: WRONG_LATER }),
     });
   }
 
@@ -1017,7 +1032,17 @@ export class Classroom {
       return;
     }
     if (dashboard.pending.size === 0) return;
-    const updates = [...dashboard.pending.values()];
+    const tops = new Map<string, readonly WrongAnswerCount[]>();
+    const updates = [...dashboard.pending.values()].map((update) => {
+      if (update.type !== 'result' || update.wrong !== WRONG_LATER) return update;
+      const id = update.result.exercise;
+      let top = tops.get(id);
+      if (top === undefined) {
+        top = this.state.topWrong(id);
+        tops.set(id, top);
+      }
+      return { ...update, wrong: top };
+    });
     dashboard.pending.clear();
     send(ws, { type: 'batch', updates });
   }

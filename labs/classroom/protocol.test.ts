@@ -167,7 +167,7 @@ const nameLike = fc
   )
   .map((parts) => parts.join(''));
 
-describe('display names and join codes', () => {
+describe('display names and join codes', { timeout: 30_000 }, () => {
   it('refuse control and text-direction characters, and more than 40 characters', () => {
     fc.assert(
       fc.property(nameLike, (name) => {
@@ -195,7 +195,7 @@ describe('display names and join codes', () => {
   });
 });
 
-describe('exercise views', () => {
+describe('exercise views', { timeout: 30_000 }, () => {
   const ALLOWED = [
     'kind',
     'title',

@@ -50,10 +50,19 @@ async function startServer(kind: 'classroom' | 'plain'): Promise<Server> {
   return { child, lines, ...(JSON.parse(first) as Omit<Server, 'child' | 'lines'>) };
 }
 
-async function ask<T>(server: Server, command: string): Promise<T> {
-  server.child.stdin?.write(`${command}\n`);
-  const [line] = (await once(server.lines, 'line')) as [string];
-  return JSON.parse(line) as T;
+/** One question at a time per server, so answers cannot cross (the RSS sampler runs meanwhile). */
+const asking = new WeakMap<Server, Promise<unknown>>();
+function ask<T>(server: Server, command: string): Promise<T> {
+  const answer = (asking.get(server) ?? Promise.resolve()).then(async () => {
+    server.child.stdin?.write(`${command}\n`);
+    const [line] = (await once(server.lines, 'line')) as [string];
+    return JSON.parse(line) as T;
+  });
+  asking.set(
+    server,
+    answer.catch(() => {}),
+  );
+  return answer;
 }
 
 /** 127.0.x.y, a different source address per student (all of 127/8 is loopback on Linux). */

@@ -3,7 +3,9 @@
  * answers are checked by the exercise checkers on the server, the teacher's dashboard follows,
  * and every refusal is the specific one the contract names.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type Answer, MAX_MESSAGE_BYTES } from '../../labs/classroom/protocol.ts';
@@ -11,7 +13,8 @@ import { acceptSteps } from '../../labs/exercises/chapters/accept.ts';
 import { exerciseById } from '../../labs/exercises/registry.ts';
 import { paramsFor } from '../../labs/exercises/session.ts';
 import type { ChoiceExercise, Exercise, Verdict } from '../../labs/exercises/types.ts';
-import { studentSeed } from './classroom.ts';
+import { startLabServer } from '../server.ts';
+import { classroomUrls, studentSeed, terminalSafe } from './classroom.ts';
 import {
   type Json,
   JsonClient,
@@ -596,5 +599,57 @@ describe('classroom: restart', { timeout: 30_000 }, () => {
     expect(banner).toContain('  line 3: checksum mismatch');
     const entry = again.classroom.state.progress(s.id, 'accept-compute');
     expect(entry).toMatchObject({ tries: 2, lastAnswer: 'three' });
+  });
+});
+
+describe('classroom: on the network', { timeout: 30_000 }, () => {
+  const lan = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i !== undefined && !i.internal && i.family === 'IPv4')?.address;
+
+  it("prints the machine's network address for students and loopback for the teacher on 0.0.0.0", () => {
+    const file = { code: 'K7QX2M', teacherToken: 'T'.repeat(43) } as Parameters<
+      typeof classroomUrls
+    >[2];
+    const urls = classroomUrls('0.0.0.0', 6455, file);
+    expect(urls.student).toBe(`http://${lan ?? '127.0.0.1'}:6455/classroom/`);
+    expect(urls.studentWithCode).toBe(`${urls.student}#code=K7QX2M`);
+    expect(urls.teacher).toBe(`http://127.0.0.1:6455/teacher/#token=${'T'.repeat(43)}`);
+    expect(classroomUrls('192.168.1.20', 80, file).student).toBe(
+      'http://192.168.1.20:80/classroom/',
+    );
+  });
+
+  it("accepts a student page served from the machine's network address on 0.0.0.0 (Host and Origin), and still refuses a foreign Origin", async () => {
+    if (lan === undefined) throw new Error('this test needs a non-loopback IPv4 address');
+    const c = await startClass();
+    // A second lab server for the same class, listening on every address, as --host 0.0.0.0.
+    const root = mkdtempSync(join(tmpdir(), 'wslab-root-'));
+    mkdirSync(join(root, 'dist'));
+    writeFileSync(join(root, 'dist', '404.html'), 'not here');
+    const wide = await startLabServer({
+      host: '0.0.0.0',
+      port: 0,
+      root,
+      endpoints: c.classroom.endpoints,
+    });
+    try {
+      const origin = `http://${lan}:${wide.port}`;
+      const student = await JsonClient.open(`ws://${lan}:${wide.port}/classroom`, { origin });
+      student.send({ type: 'join', code: c.classroom.file.code, name: 'On the LAN' });
+      expect(await student.waitType('joined')).toMatchObject({ student: { name: 'On the LAN' } });
+      await student.close();
+      const foreign = new JsonClient(`ws://${lan}:${wide.port}/classroom`, {
+        origin: 'http://192.0.2.99:6455',
+      });
+      await expect(foreign.opened).rejects.toThrow(/403/);
+    } finally {
+      await wide.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('strips control and text-direction characters before a name reaches the terminal', () => {
+    expect(terminalSafe('Ada\u001b[2J\u0007\u202eevil\u2028x')).toBe('Ada[2Jevilx');
   });
 });

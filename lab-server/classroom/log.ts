@@ -279,7 +279,10 @@ export class AppendLog {
             this.#pump();
             this.#checkIdle();
           },
-          (error: Error) => this.#fail(error),
+          (error: Error) => {
+            this.#syncing--;
+            this.#fail(error);
+          },
         );
         this.#pump();
       },
@@ -337,7 +340,6 @@ export class AppendLog {
     if (this.#failed === null) {
       this.#failed = new Error(`the class log could not be written: ${error.message}`);
     }
-    if (this.#syncing > 0) this.#syncing--;
     const failed = this.#failed;
     for (const { waiter } of this.#unsynced.splice(0)) waiter.reject(failed);
     for (const waiter of this.#pendingWaiters.splice(0)) waiter.reject(failed);

@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { certificateDir, type LabCertificate, loadCertificate } from './certificate.ts';
 import { checkCommand } from './check/cli.ts';
+import { Classroom } from './classroom/classroom.ts';
+import { defaultDataFolder } from './classroom/folder.ts';
 import { DEFAULT_PORT, HELP, type LabOptions, parseOptions } from './options.ts';
 import { type LabServer, startLabServer } from './server.ts';
 import { buildSite, siteIsStale } from './site-build.ts';
@@ -50,6 +52,23 @@ async function main(): Promise<number> {
       return 1;
     }
   }
+  let classroom: Classroom | null = null;
+  if (options.classroom !== null) {
+    try {
+      classroom = await Classroom.open({
+        data: options.classroom.data ?? defaultDataFolder(),
+        newClass: options.classroom.newClass,
+        ...(options.classroom.className === null ? {} : { name: options.classroom.className }),
+        ...(options.classroom.maxStudents === null
+          ? {}
+          : { limits: { maxStudents: options.classroom.maxStudents } }),
+        say: (line) => say.write(`${line}\n`),
+      });
+    } catch (error) {
+      process.stderr.write(`Could not open the class: ${(error as Error).message}\n`);
+      return 1;
+    }
+  }
   let lab: LabServer;
   try {
     lab = await startLabServer({
@@ -63,6 +82,7 @@ async function main(): Promise<number> {
       ...(certificate === undefined || options.tlsPort === null
         ? {}
         : { tls: { port: options.tlsPort, key: certificate.key, cert: certificate.cert } }),
+      ...(classroom === null ? {} : { endpoints: classroom.endpoints }),
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -120,6 +140,10 @@ async function main(): Promise<number> {
         `  SHA-256 fingerprint ${certificate.fingerprint256}\n`,
     );
   }
+  if (classroom !== null) {
+    await classroom.attach(lab.context, options.host);
+    say.write(await classroom.banner(wantsColor(say, process.env, options.color)));
+  }
   if (!isLoopback(options.host)) {
     process.stderr.write(
       `Warning: listening on ${options.host}, so the lab is reachable from the network: anyone who can reach port ${lab.port} on this machine can use it. Do this only on a network you trust.\n`,
@@ -136,6 +160,7 @@ async function main(): Promise<number> {
     setTimeout(() => process.exit(0), STOP_DEADLINE_MS).unref();
     lab
       .close()
+      .then(() => classroom?.close())
       .then(() => {
         terminal.dispose();
         // Let the last annotations reach a pipe before exiting; the deadline still holds.

@@ -494,6 +494,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     limits,
     host: relayHost,
     ports: { http: port, https: tlsPort, proxies: null },
+    classroom: webSocketEndpoints.has('/classroom'),
   };
   let proxies: RunningProxies | null = null;
   if (options.proxies !== undefined) {
@@ -582,7 +583,9 @@ function labInfo(): HttpEndpoint {
         'Cache-Control': 'no-store',
         'X-Content-Type-Options': 'nosniff',
       });
-      res.end(JSON.stringify({ v: 1, ports: context.ports }));
+      res.end(
+        JSON.stringify({ v: 1, ports: context.ports, classroom: context.classroom === true }),
+      );
     },
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LabEvent } from '../../protocol/annotations.ts';
+import { ANNOTATION_SCHEMA_VERSION, type LabEvent } from '../../protocol/annotations.ts';
 import {
   AnswerReader,
   buildRequest,
@@ -204,7 +204,7 @@ describe('RouterRun', () => {
     run.relayStatus('{"type":"closed","error":null}');
     expect(run.settled).toBe(false);
     run.event({
-      v: 2,
+      v: ANNOTATION_SCHEMA_VERSION,
       seq: 9,
       t: 1,
       conn: 5,
@@ -236,7 +236,14 @@ describe('RouterRun', () => {
     const run = new RouterRun(enc('x'), () => new Uint8Array(4));
     run.relayStatus('{"type":"connected","conn":5,"localPort":1}');
     expect(
-      run.event({ v: 2, seq: 1, t: 0, conn: 6, type: 'fin', direction: 'client-to-server' }),
+      run.event({
+        v: ANNOTATION_SCHEMA_VERSION,
+        seq: 1,
+        t: 0,
+        conn: 6,
+        type: 'fin',
+        direction: 'client-to-server',
+      }),
     ).toEqual([]);
     expect(run.events).toHaveLength(0);
   });

@@ -75,7 +75,7 @@ describe('endpoints with their own files', () => {
   it('routes an HTTP path prefix to its endpoint, and /lab.json tells the ports', async () => {
     expect(await (await fetch(`${origin}/hello/there`)).text()).toBe('hello /hello/there');
     const info = await (await fetch(`${origin}/lab.json`)).json();
-    expect(info).toEqual({ v: 1, ports: { http: lab.port, https: null } });
+    expect(info).toEqual({ v: 1, ports: { http: lab.port, https: null }, classroom: false });
   });
 
   it('explains that the classroom endpoints exist only in classroom mode', async () => {

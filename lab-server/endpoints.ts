@@ -28,6 +28,8 @@ export interface LabContext {
   /** The address the lab server listens on (`127.0.0.1` unless `--host`). */
   readonly host: string;
   readonly ports: LabPorts;
+  /** Classroom mode is on (`pnpm lab --classroom`): `/lab.json` tells the pages. */
+  readonly classroom?: boolean;
 }
 
 export interface WebSocketRequest {

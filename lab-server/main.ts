@@ -1,5 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { checkCommand } from './check/cli.ts';
+import { Classroom } from './classroom/classroom.ts';
+import { defaultDataFolder } from './classroom/folder.ts';
 import { DEFAULT_PORT, HELP, type LabOptions, parseOptions } from './options.ts';
 import { type LabServer, startLabServer } from './server.ts';
 import { buildSite, siteIsStale } from './site-build.ts';
@@ -35,6 +37,23 @@ async function main(): Promise<number> {
     say.write('Building the site (dist/ is missing or older than its sources)...\n');
     await buildSite(root);
   }
+  let classroom: Classroom | null = null;
+  if (options.classroom !== null) {
+    try {
+      classroom = await Classroom.open({
+        data: options.classroom.data ?? defaultDataFolder(),
+        newClass: options.classroom.newClass,
+        ...(options.classroom.className === null ? {} : { name: options.classroom.className }),
+        ...(options.classroom.maxStudents === null
+          ? {}
+          : { limits: { maxStudents: options.classroom.maxStudents } }),
+        say: (line) => say.write(`${line}\n`),
+      });
+    } catch (error) {
+      process.stderr.write(`Could not open the class: ${(error as Error).message}\n`);
+      return 1;
+    }
+  }
   let lab: LabServer;
   try {
     lab = await startLabServer({
@@ -44,6 +63,7 @@ async function main(): Promise<number> {
       deflate: options.deflate,
       origins: options.origins,
       limits: options.limits,
+      ...(classroom === null ? {} : { endpoints: classroom.endpoints }),
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -76,6 +96,10 @@ async function main(): Promise<number> {
   const echo = new URL('/echo', lab.url);
   echo.protocol = 'ws:';
   say.write(`WebSocket Lab is running at ${lab.url}\nEcho endpoint: ${echo}\n`);
+  if (classroom !== null) {
+    await classroom.attach(lab.context, options.host);
+    say.write(await classroom.banner());
+  }
   if (!isLoopback(options.host)) {
     process.stderr.write(
       `Warning: listening on ${options.host}, so the lab is reachable from the network: anyone who can reach port ${lab.port} on this machine can use it. Do this only on a network you trust.\n`,
@@ -92,6 +116,7 @@ async function main(): Promise<number> {
     setTimeout(() => process.exit(0), STOP_DEADLINE_MS).unref();
     lab
       .close()
+      .then(() => classroom?.close())
       .then(() => {
         terminal.dispose();
         // Let the last annotations reach a pipe before exiting; the deadline still holds.

@@ -24,6 +24,7 @@ describe('lab server options', () => {
         handshakeTimeoutMs: DEFAULT_LIMITS.handshakeTimeoutMs,
         idleTimeoutMs: DEFAULT_LIMITS.idleTimeoutMs,
       },
+      classroom: null,
     });
     expect(DEFAULT_LIMITS.maxPayload).toBe(1024 * 1024);
   });
@@ -63,6 +64,7 @@ describe('lab server options', () => {
         handshakeTimeoutMs: 2500,
         idleTimeoutMs: 30_000,
       },
+      classroom: null,
     });
     expect(parseOptions(['--quiet']).output).toBe('quiet');
     expect(parseOptions(['-h']).help).toBe(true);

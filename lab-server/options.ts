@@ -25,6 +25,16 @@ export interface LabOptions {
   /** False with --no-color; colour also needs a terminal and no NO_COLOR (see terminal.ts). */
   readonly color: boolean;
   readonly limits: CommandLineLimits;
+  /** Classroom mode (`--classroom`), or null. */
+  readonly classroom: ClassroomCommandLine | null;
+}
+
+export interface ClassroomCommandLine {
+  /** The data folder; null: the user's default (lab-server/classroom/folder.ts). */
+  readonly data: string | null;
+  readonly newClass: boolean;
+  readonly className: string | null;
+  readonly maxStudents: number | null;
 }
 
 const KIB = 1024;
@@ -78,6 +88,17 @@ Limits (whatever arrives on a socket is untrusted):
   --idle-timeout <s>         seconds of silence after which /echo closes with 1001
                              (default ${seconds(DEFAULT_LIMITS.idleTimeoutMs)})
 
+Classroom mode (a teacher runs one lab server for a class):
+  --classroom                start a class: prints the student URL, a join code (also as a QR
+                             code) and the teacher page's URL; answers are checked and kept here.
+                             Add --host 0.0.0.0 so students' machines can reach it. The terminal
+                             shows joins, not every frame (add --json for the frames)
+  --data <folder>            where the class is kept (default: the user's data folder, e.g.
+                             ~/.local/share/websocket-lab/classroom); a restart resumes the class
+  --new-class                start a new class (new code and token); the old one stays on disk
+  --class-name <name>        the class's name, shown to students and on the teacher page
+  --max-students <n>         most students who may join (default 1000)
+
   -h, --help                 show this help
 
 Checking your own server:
@@ -106,7 +127,12 @@ export function parseOptions(argv: readonly string[]): LabOptions {
     help: values.help === true,
     deflate: values.deflate === true,
     origins: [...new Set((values.origin ?? []).map(parseOrigin))],
-    output: values.json === true ? 'json' : values.quiet === true ? 'quiet' : 'pretty',
+    output:
+      values.json === true
+        ? 'json'
+        : values.quiet === true || values.classroom === true
+          ? 'quiet'
+          : 'pretty',
     color: values['no-color'] !== true,
     limits: {
       maxPayload:
@@ -126,6 +152,35 @@ export function parseOptions(argv: readonly string[]): LabOptions {
           ? DEFAULT_LIMITS.idleTimeoutMs
           : parseSeconds('--idle-timeout', values['idle-timeout'], MAX_IDLE_SECONDS),
     },
+    classroom: classroomOptions(values),
+  };
+}
+
+function classroomOptions(values: ReturnType<typeof parse>): ClassroomCommandLine | null {
+  if (values.classroom !== true) {
+    const stray = (['data', 'new-class', 'class-name', 'max-students'] as const).find(
+      (name) => values[name] !== undefined,
+    );
+    if (stray !== undefined) throw new Error(`--${stray} works only with --classroom.`);
+    return null;
+  }
+  if (values.data !== undefined && values.data.trim() === '') {
+    throw new Error('--data needs a folder, such as ./my-class.');
+  }
+  let maxStudents: number | null = null;
+  if (values['max-students'] !== undefined) {
+    maxStudents = wholeNumber(values['max-students']);
+    if (maxStudents === null || maxStudents < 1 || maxStudents > 100_000) {
+      throw new Error(
+        `--max-students must be a whole number from 1 to 100000, not "${values['max-students']}".`,
+      );
+    }
+  }
+  return {
+    data: values.data ?? null,
+    newClass: values['new-class'] === true,
+    className: values['class-name'] ?? null,
+    maxStudents,
   };
 }
 
@@ -146,6 +201,11 @@ function parse(argv: readonly string[]) {
         'max-connections': { type: 'string' },
         'handshake-timeout': { type: 'string' },
         'idle-timeout': { type: 'string' },
+        classroom: { type: 'boolean' },
+        data: { type: 'string' },
+        'new-class': { type: 'boolean' },
+        'class-name': { type: 'string' },
+        'max-students': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,

@@ -453,6 +453,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     limits,
     host: relayHost,
     ports: { http: port, https: null },
+    classroom: webSocketEndpoints.has('/classroom'),
   };
   const shownHost = address.address.includes(':') ? `[${address.address}]` : address.address;
 
@@ -522,7 +523,9 @@ function labInfo(): HttpEndpoint {
         'Cache-Control': 'no-store',
         'X-Content-Type-Options': 'nosniff',
       });
-      res.end(JSON.stringify({ v: 1, ports: context.ports }));
+      res.end(
+        JSON.stringify({ v: 1, ports: context.ports, classroom: context.classroom === true }),
+      );
     },
   };
 }

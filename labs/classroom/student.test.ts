@@ -150,10 +150,11 @@ describe('the join page state', () => {
 });
 
 describe('live tag on /echo', () => {
-  it('adds the class tag to /echo URLs only', () => {
+  it('adds the class tag to /echo and /observe URLs only', () => {
     expect(withClassTag('/echo', 'T1')).toBe('/echo?tag=T1');
     expect(withClassTag('/echo?console=ab', 'T1')).toBe('/echo?console=ab&tag=T1');
-    expect(withClassTag('/observe?id=3', 'T1')).toBe('/observe?id=3');
+    expect(withClassTag('/observe?id=3', 'T1')).toBe('/observe?id=3&tag=T1');
+    expect(withClassTag('/raw', 'T1')).toBe('/raw');
     expect(withClassTag('/echo?console=ab', null)).toBe('/echo?console=ab');
   });
 

@@ -23,11 +23,16 @@ export function classLiveTag(): string | null {
   }
 }
 
-/** `/echo?console=x` → `/echo?console=x&tag=T` when in a class; other paths unchanged. */
+/**
+ * In a class: `/echo?console=x` → `/echo?console=x&tag=T`, so the server knows the connection
+ * is this student's; `/observe?id=3` → `/observe?id=3&tag=T`, because in a class /observe shows
+ * a student only their own tagged connections. Other paths, and every path outside a class,
+ * are unchanged.
+ */
 export function withClassTag(path: string, tag: string | null = classLiveTag()): string {
   if (tag === null) return path;
   const url = new URL(path, 'http://lab.invalid');
-  if (url.pathname !== '/echo') return path;
+  if (url.pathname !== '/echo' && url.pathname !== '/observe') return path;
   url.searchParams.set('tag', tag);
   return `${url.pathname}${url.search}${url.hash}`;
 }

@@ -538,7 +538,8 @@ class Dashboard {
             class: first ? 'dash-ex-col dash-chapter-start' : 'dash-ex-col',
             'data-exercise': exercise.id,
           },
-          h('span', { class: 'dash-ex-chapter' }, this.#title(exercise.chapter)),
+          // The chapter is named once, over its first exercise; a rule marks where each starts.
+          first ? h('span', { class: 'dash-ex-chapter' }, this.#title(exercise.chapter)) : null,
           h('span', { class: 'dash-ex-title' }, exercise.title),
           counts,
         ),
@@ -583,7 +584,7 @@ class Dashboard {
       h(
         'table',
         { class: 'dash-table' },
-        h('caption', { class: 'ex-sr' }, `${shown} × ${exercises.length} exercises`),
+        h('caption', { class: 'cls-sr' }, `${shown} × ${exercises.length} exercises`),
         h('thead', {}, head),
         body,
       ),
@@ -684,7 +685,7 @@ function fillCell(cell: HTMLTableCellElement, result: Parameters<typeof cellOf>[
   const last = result?.lastAnswer;
   cell.title =
     last === undefined || last === '' ? shown.label : `${shown.label}; last answer: ${last}`;
-  if (shown.text !== '') cell.append(h('span', { class: 'ex-sr' }, ` (${shown.label})`));
+  if (shown.text !== '') cell.append(h('span', { class: 'cls-sr' }, ` (${shown.label})`));
 }
 
 function fillOnline(element: HTMLElement, online: boolean): void {

@@ -52,7 +52,7 @@ export function drawnState(
         ? 'Solved at the first try.'
         : `Solved after ${tries}.`
       : state.revealed
-        ? `Answer shown after ${tries}.`
+        ? `Answer shown after ${tries}.${answer === null ? ' The lab server shows it once, when you ask for it.' : ''}`
         : state.tries === 0
           ? live
             ? 'Your values are your own: your classmates get different ones. The lab server checks your own connections.'
@@ -224,8 +224,6 @@ class ClassExercise {
       },
     });
     this.#refresh();
-    // Revealed earlier (another tab, before a reload): the answer's words come from the server.
-    if (message.state.revealed && this.#answer === null) void this.#reveal(false);
   }
 
   #refresh(): void {
@@ -280,16 +278,16 @@ class ClassExercise {
     this.#refresh();
   }
 
-  async #reveal(focus = true): Promise<void> {
+  async #reveal(): Promise<void> {
     const result = await this.#client.reveal(this.#id);
     if (!this.#apply(result)) {
-      if (focus && result.type === 'error') {
+      if (result.type === 'error') {
         this.#drawing?.showVerdict({ correct: false, feedback: result.reason }, false);
       }
       return;
     }
     this.#refresh();
-    if (focus) this.#drawing?.focusAnswer();
+    this.#drawing?.focusAnswer();
   }
 
   async #checkLive(status: HTMLElement, button: HTMLButtonElement): Promise<void> {

@@ -171,7 +171,7 @@ export function mountJoin(
     const form = h(
       'form',
       { class: 'cls-form', novalidate: true, 'aria-labelledby': 'cls-form-title' },
-      h('h2', { id: 'cls-form-title' }, 'Join a class'),
+      h('h2', { id: 'cls-form-title' }, 'Join with the code'),
       refused,
       h(
         'div',

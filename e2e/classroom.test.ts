@@ -172,6 +172,51 @@ describe('classroom mode', () => {
     const json = dash.waitForEvent('download');
     await dash.getByRole('button', { name: 'Export JSON' }).press('Enter');
     expect(readFileSync(await (await json).path(), 'utf8')).toContain('Ben');
+    // Three browser contexts and a dozen round trips: more than the default minute on a busy
+    // two-core machine.
+  }, 180_000);
+
+  it('checks a live task on the server from the student’s own tagged console connection', async () => {
+    const { page } = await sessions.open(browser, server.studentUrl);
+    await join(page, 'Dee');
+    await page.goto(`${server.url}/big-picture/#exercise-big-picture-one-connection`);
+    const section = exercise(page, 'big-picture-one-connection');
+    await section.locator('.ex-prompt').waitFor();
+    const prompt = (await section.locator('.ex-prompt p').textContent()) ?? '';
+    const task = /send the text message "([^"]+)" (\d+) times/.exec(prompt);
+    expect(task, prompt).not.toBeNull();
+    const [, word, count] = task as RegExpExecArray;
+    const check = section.getByRole('button', { name: 'Check my attempt' });
+    await check.press('Enter');
+    await expect
+      .poll(() => section.locator('.ex-live-status').textContent())
+      .toMatch(/^No attempt seen yet: no \/echo connection carrying your tag/);
+
+    // The live console, in a class, opens /echo and /observe with the student's tag.
+    await page.goto(`${server.url}/console/`);
+    await page.locator('.lc-status[data-state="open"]').waitFor({ timeout: 15_000 });
+    await page.locator('.lc-editor .cm-content').fill(word as string);
+    for (let i = 0; i < Number(count); i++) {
+      await page.getByRole('button', { name: 'Send text' }).click();
+    }
+    // Wait for the echoes (the console's frame table: one row each way per message), so every
+    // message reached the server before the page moves on.
+    await expect
+      .poll(() =>
+        page
+          .locator('.lc-table tbody tr')
+          .evaluateAll(
+            (rows) => rows.filter((row) => row.textContent?.includes('server to client')).length,
+          ),
+      )
+      .toBe(Number(count));
+
+    await page.goto(`${server.url}/big-picture/#exercise-big-picture-one-connection`);
+    const again = exercise(page, 'big-picture-one-connection');
+    await again.getByRole('button', { name: 'Check my attempt' }).press('Enter');
+    // Only connections carrying this student's tag count, so this proves the console tagged it.
+    await expect.poll(() => again.locator('.ex-verdict').textContent()).toBe('Correct.');
+    expect(await again.locator('.ex-badge').textContent()).toBe('Solved');
   });
 
   it('the dashboard and the join page read well in dark mode and at phone width', async () => {

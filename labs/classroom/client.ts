@@ -7,6 +7,7 @@
  */
 import { connectLabServer, labServerCandidates } from '../shared/lab-server.ts';
 import type {
+  Answer,
   ChapterStates,
   ErrorMessage,
   ExerciseMessage,
@@ -162,7 +163,7 @@ export class ClassroomClient {
     });
   }
 
-  submit(id: string, answer: import('./protocol.ts').Answer): Promise<RequestAnswer> {
+  submit(id: string, answer: Answer): Promise<RequestAnswer> {
     return this.#request((req) => ({ type: 'submit', req, id, answer }));
   }
 

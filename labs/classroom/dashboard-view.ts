@@ -498,7 +498,7 @@ class Dashboard {
   #drawTable(state: DashboardState): void {
     const wrap = this.#tableWrap;
     if (wrap === null) return;
-    // A chapter chosen in the filter whose exercises the server no longer lists: show all.
+    // Keep the select in step with the filter (a redraw after a reconnection rebuilds the table).
     if (this.#chapterSelect !== null && this.#chapterSelect.value !== this.#filter.chapter) {
       this.#chapterSelect.value = this.#filter.chapter;
     }

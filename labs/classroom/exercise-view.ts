@@ -11,7 +11,7 @@ import type { ChapterId } from '../exercises/types.ts';
 import { REVEAL_AFTER } from '../exercises/types.ts';
 import { h } from '../shared/dom.ts';
 import { type ClassroomClient, classroomClient, type RequestAnswer } from './client.ts';
-import type { ExerciseMessage, ExerciseState, ExerciseView } from './protocol.ts';
+import type { Answer, ExerciseMessage, ExerciseState, ExerciseView } from './protocol.ts';
 import type { StudentPhase } from './student.ts';
 
 export interface ClassMountOptions {
@@ -242,7 +242,7 @@ class ClassExercise {
     return true;
   }
 
-  async #submit(answer: import('./protocol.ts').Answer): Promise<void> {
+  async #submit(answer: Answer): Promise<void> {
     const drawing = this.#drawing;
     const view = this.#view;
     if (drawing === null || view === null) return;

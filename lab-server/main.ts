@@ -98,7 +98,7 @@ async function main(): Promise<number> {
   say.write(`WebSocket Lab is running at ${lab.url}\nEcho endpoint: ${echo}\n`);
   if (classroom !== null) {
     await classroom.attach(lab.context, options.host);
-    say.write(await classroom.banner());
+    say.write(await classroom.banner(wantsColor(say, process.env, options.color)));
   }
   if (!isLoopback(options.host)) {
     process.stderr.write(

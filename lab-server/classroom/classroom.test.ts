@@ -3,7 +3,7 @@
  * answers are checked by the exercise checkers on the server, the teacher's dashboard follows,
  * and every refusal is the specific one the contract names.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type Answer, MAX_MESSAGE_BYTES } from '../../labs/classroom/protocol.ts';
@@ -59,6 +59,8 @@ function collectResults(teacher: JsonClient): Map<string, Json> {
       if (update.type === 'result') {
         const result = update.result as Json;
         results.set(`${result.student}/${result.exercise}`, result);
+        if (update.wrong !== undefined)
+          results.set(`wrong/${result.exercise}`, { top: update.wrong });
       }
     }
   });
@@ -73,7 +75,7 @@ async function until(check: () => boolean, what: string, timeoutMs = 5000): Prom
   }
 }
 
-describe('classroom: many students on real sockets', () => {
+describe('classroom: many students on real sockets', { timeout: 30_000 }, () => {
   it("50 students join, get their own values without params or answers, and get the checker's verdicts; the teacher sees every result live", async () => {
     const c = await startClass({ limits: MANY });
     const { file } = c.classroom;
@@ -132,7 +134,11 @@ describe('classroom: many students on real sockets', () => {
     // Per-student values: the keys differ between students.
     expect(keys.size).toBeGreaterThan(45);
 
-    await until(() => results.size === 50, 'the dashboard to show 50 results');
+    await until(() => results.size === 51, 'the dashboard to show 50 results');
+    // A wrong result comes with its exercise's most common wrong answers, counted so far.
+    const top = (results.get('wrong/accept-compute') as { top: Json[] }).top;
+    expect(top[0]).toMatchObject({ answer: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=' });
+    expect(top[0]?.count).toBeGreaterThan(0);
     for (const [i, student] of students.entries()) {
       expect(results.get(`${student.id}/accept-compute`)).toMatchObject({
         solved: i % 2 === 0,
@@ -237,7 +243,7 @@ describe('classroom: many students on real sockets', () => {
   });
 });
 
-describe('classroom: the teacher', () => {
+describe('classroom: the teacher', { timeout: 30_000 }, () => {
   it('locks and opens a chapter: students are told, locked exercises answer an error, and the lock survives a restart', async () => {
     const c = await startClass();
     const s = await joinStudent(c.lab.ws, c.classroom.file.code, 'Ada');
@@ -328,7 +334,7 @@ describe('classroom: the teacher', () => {
   });
 });
 
-describe('classroom: every refusal', () => {
+describe('classroom: every refusal', { timeout: 30_000 }, () => {
   it('refuses a wrong join code, a bad display name and a full class', async () => {
     const c = await startClass({ limits: { maxStudents: 2 } });
     const client = await JsonClient.open(`${c.lab.ws}/classroom`);
@@ -536,7 +542,7 @@ describe('classroom: every refusal', () => {
   });
 });
 
-describe('classroom: restart', () => {
+describe('classroom: restart', { timeout: 30_000 }, () => {
   it('resumes the class from the data folder: same code and token, students resume with their token, results intact', async () => {
     const c = await startClass();
     const { code, teacherToken } = c.classroom.file;
@@ -564,5 +570,31 @@ describe('classroom: restart', () => {
     expect(view.lastAnswer).toBe('wrong again');
     expect((view.hints as string[]).length).toBe(2);
     await back.close();
+  });
+
+  it('reports a damaged log at start (which line, what was wrong) and keeps every good record', async () => {
+    const c = await startClass();
+    const s = await joinStudent(c.lab.ws, c.classroom.file.code, 'Ada');
+    for (const answer of ['one', 'two', 'three']) {
+      await s.client.request({ type: 'submit', id: 'accept-compute', answer });
+    }
+    await s.client.close();
+    await c.stop();
+    const path = `${c.classroom.folder}/results.jsonl`;
+    // The records, without the zeros the log writes ahead of them.
+    const lines = readFileSync(path, 'utf8').replace(/\0+$/, '').split('\n');
+    // Line 3 ("two") changed on disk, and a record cut off at the end.
+    lines[2] = (lines[2] as string).replace('"two"', '"TWO"');
+    writeFileSync(path, `${lines.join('\n')}{"r":{"k":"answer","s":"`);
+    const again = await startClass({ data: c.data });
+    expect(again.classroom.damage.map((d) => [d.line, d.problem.slice(0, 30)])).toEqual([
+      [3, 'checksum mismatch: the record '],
+      [5, 'is cut off after 24 bytes (the'],
+    ]);
+    const banner = await again.classroom.banner();
+    expect(banner).toContain('has 2 damaged line(s); every good record was kept');
+    expect(banner).toContain('  line 3: checksum mismatch');
+    const entry = again.classroom.state.progress(s.id, 'accept-compute');
+    expect(entry).toMatchObject({ tries: 2, lastAnswer: 'three' });
   });
 });

@@ -13,6 +13,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
 import QRCode from 'qrcode';
 import type { WebSocket } from 'ws';
 import {
@@ -37,6 +38,7 @@ import {
   type ToStudentMessage,
   type ToTeacherMessage,
   validateDisplayName,
+  type WrongAnswerCount,
 } from '../../labs/classroom/protocol.ts';
 import type { ExerciseProgress } from '../../labs/exercises/progress.ts';
 import { allExercises, exerciseById } from '../../labs/exercises/registry.ts';
@@ -53,7 +55,7 @@ import { observe } from '../observe.ts';
 import type { Registry } from '../registry.ts';
 import { resultsCsv, resultsJson } from './export.ts';
 import { type ClassFile, type OpenClassOptions, openClassFolder } from './folder.ts';
-import { AppendLog, type LogDamage, replayLog } from './log.ts';
+import { AppendLog, type LogDamage, replayLog, Timings } from './log.ts';
 import { ClassState, type LogRecord, readRecord } from './state.ts';
 
 export interface ClassroomLimits {
@@ -150,6 +152,8 @@ interface Student {
   readonly live: LiveRecord;
   readonly submits: Bucket;
   readonly sockets: Set<WebSocket>;
+  /** Per exercise, the student's values and hint ladder, made once (generating and hinting hash). */
+  readonly exercises: Map<string, { readonly params: unknown; readonly hints: readonly string[] }>;
   /** Messages of one student are handled one after another, so tries count in order. */
   queue: Promise<void>;
 }
@@ -218,6 +222,9 @@ function closeReason(text: string): string {
   while (Buffer.byteLength(reason) > 123) reason = reason.slice(0, -1);
   return reason;
 }
+
+/** Stands for "this exercise's top wrong answers" until a batch is sent (see `#flush`). */
+const WRONG_LATER: readonly WrongAnswerCount[] = [];
 
 interface Dashboard {
   readonly ws: WebSocket;
@@ -331,15 +338,13 @@ export class Classroom {
     const state = new ClassState(ordered);
     const replay = replayLog(opened.logPath, readRecord);
     const damage = [...replay.damage];
-    // Records that parse but do not fit the class (an answer from nobody) are reported too; the
-    // line numbers are those of the good records, counted again here.
-    let index = 0;
-    for (const record of replay.records) {
-      index++;
+    // Records that parse but do not fit the class (an answer from nobody) are reported too.
+    replay.records.forEach((record, i) => {
       const problem = state.apply(record);
-      if (problem !== null) damage.push({ line: -index, problem, preview: '' });
-    }
-    const log = await AppendLog.open(opened.logPath);
+      if (problem !== null) damage.push({ line: replay.lines[i] ?? 0, problem, preview: '' });
+    });
+    damage.sort((a, b) => a.line - b.line);
+    const log = await AppendLog.open(opened.logPath, replay.end);
     return new Classroom(opened, replay, state, damage, log, options);
   }
 
@@ -356,14 +361,32 @@ export class Classroom {
   }
 
   /** Log syncs and records written, for the bench. */
-  get logStats(): { syncs: number; records: number } {
-    return { syncs: this.#log.syncs, records: this.#log.records };
+  /** Server-side durations, for the bench: message received → checked, → verdict sent. */
+  readonly timings = { check: new Timings(), submit: new Timings() };
+
+  /** The log's counters and the server-side timings (ms percentiles), for the bench. */
+  get logStats(): Record<string, number> {
+    const t = this.timings;
+    return {
+      syncs: this.#log.syncs,
+      records: this.#log.records,
+      syncP50: this.#log.syncTimes.percentile(0.5),
+      syncP99: this.#log.syncTimes.percentile(0.99),
+      checkP50: t.check.percentile(0.5),
+      checkP99: t.check.percentile(0.99),
+      submitP50: t.submit.percentile(0.5),
+      submitP99: t.submit.percentile(0.99),
+    };
   }
 
   /** The startup text for the terminal: URLs, code, QR code, and what the log replay found. */
-  async banner(): Promise<string> {
+  async banner(color = true): Promise<string> {
     const urls = this.urls;
-    const qr = await QRCode.toString(urls.studentWithCode, { type: 'terminal', small: true });
+    // In colour, half blocks on a white background; without, plain block characters.
+    const qr = await QRCode.toString(urls.studentWithCode, {
+      type: color ? 'terminal' : 'utf8',
+      ...(color ? { small: true } : {}),
+    });
     const lines = [
       '',
       `Classroom mode: ${terminalSafe(this.file.name)} (${this.resumed ? `resumed, ${this.state.students.size} students` : 'new class'})`,
@@ -380,12 +403,10 @@ export class Classroom {
     if (this.damage.length > 0) {
       lines.push(
         '',
-        `Warning: the class log has ${this.damage.length} damaged record(s); every good record was kept:`,
+        `Warning: the class log ${join(this.folder, 'results.jsonl')} has ${this.damage.length} damaged line(s); every good record was kept:`,
       );
       for (const d of this.damage.slice(0, 20)) {
-        lines.push(
-          `  ${d.line > 0 ? `line ${d.line}` : `record ${-d.line}`}: ${d.problem}${d.preview === '' ? '' : ` [${d.preview}]`}`,
-        );
+        lines.push(`  line ${d.line}: ${d.problem}${d.preview === '' ? '' : ` [${d.preview}]`}`);
       }
       if (this.damage.length > 20) lines.push(`  ... and ${this.damage.length - 20} more`);
     }
@@ -422,6 +443,7 @@ export class Classroom {
         },
         submits: new Bucket(this.limits.submitBurst, this.limits.submitsPerSecond / 1000),
         sockets: new Set(),
+        exercises: new Map(),
         queue: Promise.resolve(),
       };
       this.#students.set(id, student);
@@ -491,8 +513,9 @@ export class Classroom {
           reason: 'join the class (or resume) first',
         });
       }
+      const received = performance.now();
       current.queue = current.queue
-        .then(() => this.#handle(ws, current, message))
+        .then(() => this.#handle(ws, current, message, received))
         .catch((error: Error) => {
           send(ws, {
             type: 'error',
@@ -619,7 +642,12 @@ export class Classroom {
     };
   }
 
-  async #handle(ws: WebSocket, student: Student, message: StudentMessage): Promise<void> {
+  async #handle(
+    ws: WebSocket,
+    student: Student,
+    message: StudentMessage,
+    received: number,
+  ): Promise<void> {
     if (message.type === 'join' || message.type === 'resume') return;
     const req = 'req' in message ? message.req : undefined;
     const error = (reason: string) =>
@@ -628,7 +656,14 @@ export class Classroom {
     if (exercise === undefined) return error(`id: there is no exercise "${message.id}"`);
     if (this.state.chapters[exercise.chapter] === 'locked')
       return error('chapter locked by the teacher');
-    const params = paramsFor(exercise, student.seed, 0);
+    let made = student.exercises.get(exercise.id);
+    if (made === undefined) {
+      const values = paramsFor(exercise, student.seed, 0);
+      made = { params: values, hints: exercise.hints(values) };
+      student.exercises.set(exercise.id, made);
+    }
+    const params = made.params;
+    const hints = made.hints;
     const entry = this.state.progress(student.id, exercise.id);
     if (message.type === 'exercise') {
       const lastAnswer = entry.lastAnswer;
@@ -637,7 +672,7 @@ export class Classroom {
         id: exercise.id,
         view: exerciseView(exercise, params),
         state: stateOf(entry),
-        hints: [...visibleHints(exercise.hints(params), entry)],
+        hints: [...visibleHints(hints, entry)],
         ...(lastAnswer === null ? {} : { lastAnswer: lastAnswer as Answer }),
       });
       return;
@@ -666,7 +701,7 @@ export class Classroom {
         id,
         correct: false,
         feedback: '',
-        hints: [...visibleHints(exercise.hints(params), next)],
+        hints: [...visibleHints(hints, next)],
         state: stateOf(next),
         reveal: exercise.reveal(params),
       });
@@ -707,6 +742,7 @@ export class Classroom {
         return error(`the answer could not be checked (${(cause as Error).message})`);
       }
     }
+    const checked = performance.now();
     await this.#record(student, {
       k: 'answer',
       s: student.id,
@@ -723,13 +759,16 @@ export class Classroom {
       correct: verdict.correct,
       feedback: verdict.feedback,
       ...(verdict.wrong === undefined ? {} : { wrong: [...verdict.wrong] }),
-      hints: [...visibleHints(exercise.hints(params), next)],
+      hints: [...visibleHints(hints, next)],
       state: stateOf(next),
     });
+    this.timings.check.add(checked - received);
+    this.timings.submit.add(performance.now() - received);
     this.#toDashboards(`r:${student.id}:${id}`, {
       type: 'result',
       result: this.#result(student.id, id, next),
-      ...(verdict.correct ? {} : { wrong: this.state.topWrong(id) }),
+      // The top wrong answers are counted when the batch goes out, once per exercise.
+      ...(verdict.correct ? {} : { wrong: WRONG_LATER }),
     });
   }
 
@@ -993,7 +1032,17 @@ export class Classroom {
       return;
     }
     if (dashboard.pending.size === 0) return;
-    const updates = [...dashboard.pending.values()];
+    const tops = new Map<string, readonly WrongAnswerCount[]>();
+    const updates = [...dashboard.pending.values()].map((update) => {
+      if (update.type !== 'result' || update.wrong !== WRONG_LATER) return update;
+      const id = update.result.exercise;
+      let top = tops.get(id);
+      if (top === undefined) {
+        top = this.state.topWrong(id);
+        tops.set(id, top);
+      }
+      return { ...update, wrong: top };
+    });
     dashboard.pending.clear();
     send(ws, { type: 'batch', updates });
   }

@@ -5,7 +5,7 @@
  */
 import type { ExerciseProgress, StoredAnswer } from './progress.ts';
 import { createRng, seedFor } from './rng.ts';
-import type { Exercise, Verdict } from './types.ts';
+import type { Exercise, ExerciseKind, Verdict } from './types.ts';
 import { REVEAL_AFTER } from './types.ts';
 
 /**
@@ -79,13 +79,20 @@ export function recordNewRound(entry: ExerciseProgress, now: Date): ExerciseProg
   };
 }
 
+/** What `incompleteAnswer` needs of an exercise: its definition, or its view in a class. */
+export interface AnswerShape {
+  readonly kind: ExerciseKind;
+  readonly label?: string;
+  readonly multiple?: boolean;
+}
+
 /** Why an answer cannot be checked yet, or null when it can. Not a try: nothing was answered. */
-export function incompleteAnswer(exercise: Exercise, answer: StoredAnswer): string | null {
+export function incompleteAnswer(exercise: AnswerShape, answer: StoredAnswer): string | null {
   switch (exercise.kind) {
     case 'short-answer':
       return typeof answer === 'string' && answer.trim() !== ''
         ? null
-        : `Type your answer in the ${exercise.label} field first.`;
+        : `Type your answer in the ${exercise.label ?? 'answer'} field first.`;
     case 'choice':
       return Array.isArray(answer) && answer.length > 0
         ? null

@@ -11,6 +11,7 @@
  *      waiting for bytes the frame promised, so end the TCP connection (FIN) instead.
  */
 import { ANNOTATION_SCHEMA_VERSION, type LabEvent } from '../../protocol/annotations.ts';
+import { withClassTag } from '../shared/class-tag.ts';
 import { webSocketUrl } from '../shared/lab-server.ts';
 import { Exchange, type Outcome } from './exchange.ts';
 
@@ -66,7 +67,12 @@ const toBytes = (data: unknown): Uint8Array | null =>
 export function sendFrame(options: SendOptions): Sending {
   const settleMs = options.settleMs ?? 400;
   const silenceMs = options.silenceMs ?? 1500;
-  const exchange = new Exchange(new URL(options.origin).host, options.frame);
+  // In a class, the relayed upgrade carries the student's live tag too (class-tag.ts).
+  const exchange = new Exchange(
+    new URL(options.origin).host,
+    options.frame,
+    withClassTag('/echo?builder=1'),
+  );
   let conn: number | null = null;
   let phase: Phase = 'relay';
   let error: string | null = null;

@@ -7,6 +7,7 @@ import { generateKey } from '../../protocol/accept.ts';
 import { toHex } from '../../protocol/frame-parser.ts';
 import { renderEvent } from '../../protocol/render-text.ts';
 import { parseObserverMessage } from '../console/model.ts';
+import { withClassTag } from '../shared/class-tag.ts';
 import { h } from '../shared/dom.ts';
 import {
   connectLabServer,
@@ -489,7 +490,12 @@ export function mount(element: HTMLElement, options: MessagesLabOptions = {}): M
     const { origin, socket: relay } = found.connection;
     relay.binaryType = 'arraybuffer';
     sockets.push(relay);
-    const run = new LabRun({ host: new URL(origin).host, key: generateKey(), frames });
+    const run = new LabRun({
+      host: new URL(origin).host,
+      key: generateKey(),
+      frames,
+      path: withClassTag('/echo'),
+    });
     const current = () => attempt === controller && !disposed;
     let observer: WebSocket | null = null;
 

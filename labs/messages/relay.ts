@@ -26,6 +26,8 @@ export interface RunOptions {
   readonly frames: readonly Uint8Array[];
   /** Masking key for the close frame the run sends to answer the server's. */
   readonly maskingKey?: () => Uint8Array;
+  /** The upgrade's target, `/echo` unless a class tags it (labs/shared/class-tag.ts). */
+  readonly path?: string;
 }
 
 export class LabRun {
@@ -76,7 +78,7 @@ export class LabRun {
     if (this.#phase !== 'observer') return [];
     const request = buildClientRequest({
       host: this.#options.host,
-      path: '/echo',
+      path: this.#options.path ?? '/echo',
       key: this.#options.key,
     });
     return [

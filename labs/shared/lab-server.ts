@@ -6,6 +6,7 @@
  * The pure parts (addresses, messages) are tested without a DOM; `connectLabServer` and
  * `renderUnavailable` are the thin browser side.
  */
+import { withClassTag } from './class-tag.ts';
 import { h } from './dom.ts';
 
 /** Where `pnpm lab` listens unless told otherwise (lab-server/options.ts). */
@@ -36,9 +37,13 @@ export function labServerCandidates(
   return candidates;
 }
 
-/** `http://host:port` + `/echo?x=1` → `ws://host:port/echo?x=1` (`https` → `wss`). */
+/**
+ * `http://host:port` + `/echo?x=1` → `ws://host:port/echo?x=1` (`https` → `wss`). Every lab
+ * opens its WebSockets through here, so in a class an /echo URL also gets the student's live
+ * tag (`&tag=...`, labs/shared/class-tag.ts) and the lab server can check live exercises.
+ */
 export function webSocketUrl(origin: string, path: string): string {
-  const url = new URL(path, origin);
+  const url = new URL(withClassTag(path), origin);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   return url.href;
 }

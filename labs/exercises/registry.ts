@@ -23,9 +23,9 @@ const ALL: readonly Exercise[] = [
   ...acceptExercises,
   ...framesExercises,
   ...messagesExercises,
+  ...architectureExercises,
   ...proxiesExercises,
   ...securityExercises,
-  ...architectureExercises,
   ...beyondHttp1Exercises,
 ];
 

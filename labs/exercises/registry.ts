@@ -5,6 +5,7 @@
  */
 import { acceptExercises } from './chapters/accept.ts';
 import { bigPictureExercises } from './chapters/big-picture.ts';
+import { closingExercises } from './chapters/closing.ts';
 import { framesExercises } from './chapters/frames.ts';
 import { handshakeExercises } from './chapters/handshake.ts';
 import { messagesExercises } from './chapters/messages.ts';
@@ -17,6 +18,7 @@ const ALL: readonly Exercise[] = [
   ...acceptExercises,
   ...framesExercises,
   ...messagesExercises,
+  ...closingExercises,
 ];
 
 const BY_ID = new Map<string, Exercise>();

@@ -21,6 +21,7 @@ export default defineConfig({
             { slug: 'accept' },
             { slug: 'frames' },
             { slug: 'messages' },
+            { slug: 'closing' },
             { slug: 'console' },
             { slug: 'build-your-own' },
           ],

@@ -166,7 +166,16 @@ export function mount(element: HTMLElement, options: MountOptions = {}): Mounted
     ),
     tableBody,
   );
-  const tableWrap = h('div', { class: 'ct-table-wrap', hidden: true }, table);
+  const tableWrap = h(
+    'div',
+    { class: 'ct-table-wrap', hidden: true },
+    h(
+      'p',
+      { class: 'ct-note' },
+      'Times are milliseconds after the lab server accepted the TCP connection, as the server saw each event: what the client sent when it arrived, what the server sent when it left.',
+    ),
+    table,
+  );
   const outcome = h(
     'div',
     { class: 'ct-outcome', 'aria-live': 'polite' },
@@ -261,7 +270,7 @@ export function mount(element: HTMLElement, options: MountOptions = {}): Mounted
     }
     if (!observe.ok) {
       runButton.disabled = false;
-      status.textContent = '';
+      status.textContent = 'The lab server is not running.';
       missing.replaceChildren(
         renderUnavailable(
           unavailableMessage(observe.tried, location),

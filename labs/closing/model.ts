@@ -185,7 +185,7 @@ export function buildTimeline(events: readonly LabEvent[]): Timeline {
           t,
           lane,
           kind: 'close-frame',
-          text: `close frame ${code}${reason}: ${first ? 'starts the closing handshake' : 'answers it, the closing handshake is complete'}`,
+          text: `close frame ${code}${reason}: ${first ? 'starts the closing handshake' : 'the answer; the closing handshake is complete'}`,
           first,
         });
         break;
@@ -199,7 +199,7 @@ export function buildTimeline(events: readonly LabEvent[]): Timeline {
           t,
           lane,
           kind: 'fin',
-          text: `FIN: the ${lane} will send no more bytes${first ? ' (the first FIN)' : ''}`,
+          text: `FIN: the ${lane} will send no more bytes`,
           first,
         });
         break;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventLog } from '../../lab-server/test-support/events.ts';
 import { startTestLab, type TestLab } from '../../lab-server/test-support/lab.ts';
 import { WsClient } from '../../lab-server/test-support/ws-client.ts';
-import type { LabEvent } from '../../protocol/annotations.ts';
+import { ANNOTATION_SCHEMA_VERSION, type LabEvent } from '../../protocol/annotations.ts';
 import { tagOf } from '../shared/connection-events.ts';
 import {
   buildTimeline,
@@ -155,7 +155,7 @@ describe('buildTimeline on a real connection', () => {
 
   it('is incomplete, and says nothing about firsts, before the close', () => {
     const opened: LabEvent = {
-      v: 2,
+      v: ANNOTATION_SCHEMA_VERSION,
       seq: 1,
       t: 100,
       conn: 9,

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { launchChromium } from '../e2e/browser.ts';
 import { startLabServer } from '../lab-server/server.ts';
-import type { LabEvent } from '../protocol/annotations.ts';
+import { type LabEvent, wirePayloadHex } from '../protocol/annotations.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const lab = await startLabServer({ host: '127.0.0.1', port: 0, root });
@@ -132,6 +132,6 @@ if (request?.type === 'handshake-request' && response?.type === 'handshake-respo
 }
 for (const { direction, frame } of frames) {
   console.log(
-    `  ${direction}: header ${frame.headerLength} bytes, payload ${frame.payloadLength} bytes: ${(frame.headerHex + frame.payloadHex).replace(/(..)(?!$)/g, '$1 ')}`,
+    `  ${direction}: header ${frame.headerLength} bytes, payload ${frame.payloadLength} bytes: ${(frame.headerHex + wirePayloadHex(frame)).replace(/(..)(?!$)/g, '$1 ')}`,
   );
 }

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeAccept } from '../protocol/accept.ts';
-import { ANNOTATION_SCHEMA_VERSION, type LabEvent } from '../protocol/annotations.ts';
+import {
+  ANNOTATION_SCHEMA_VERSION,
+  type LabEvent,
+  wirePayloadHex,
+} from '../protocol/annotations.ts';
 import { PREVIEW_LIMIT } from './tap.ts';
 import { EventLog } from './test-support/events.ts';
 import { clientClose, clientFrame, hex, OP, parseWireFrames } from './test-support/frames.ts';
@@ -122,7 +126,7 @@ describe('annotations agree with the bytes on the wire, byte for byte', () => {
       const sent = sentFrames[i] as Buffer;
       const payloadLength = sent.length - event.frame.headerLength;
       expect(event.frame.payloadLength, `client frame ${i}`).toBe(payloadLength);
-      expect(event.frame.headerHex + event.frame.payloadHex, `client frame ${i}`).toBe(
+      expect(event.frame.headerHex + wirePayloadHex(event.frame), `client frame ${i}`).toBe(
         hex(sent.subarray(0, event.frame.headerLength + Math.min(payloadLength, PREVIEW_LIMIT))),
       );
       expect(event.frame.streamOffset, `client frame ${i}`).toBe(offsets[i]);
@@ -135,7 +139,7 @@ describe('annotations agree with the bytes on the wire, byte for byte', () => {
     const received = parseWireFrames(client.received.subarray(response.length), response.length);
     expect(received.rest.length).toBe(0);
     const serverFrames = log.of('frame').filter((e) => e.direction === 'server-to-client');
-    expect(serverFrames.map((e) => e.frame.headerHex + e.frame.payloadHex)).toEqual(
+    expect(serverFrames.map((e) => e.frame.headerHex + wirePayloadHex(e.frame))).toEqual(
       received.frames.map((f) =>
         hex(
           f.raw.subarray(
@@ -235,7 +239,7 @@ describe('annotations agree with the bytes on the wire, byte for byte', () => {
       request.length,
       request.length + first.length,
     ]);
-    expect(frames.map((e) => e.frame.headerHex + e.frame.payloadHex)).toEqual([
+    expect(frames.map((e) => e.frame.headerHex + wirePayloadHex(e.frame))).toEqual([
       hex(first),
       hex(second),
     ]);

@@ -212,8 +212,8 @@ describe('an observer that never reads costs bounded memory', () => {
       observer.socket.pause();
       const echo = await WsClient.open(`${lab.ws}/echo`);
       const before = liveHeap();
-      const payload = 'x'.repeat(100);
-      for (let batch = 0; batch < 50; batch++) {
+      const payload = 'x'.repeat(128);
+      for (let batch = 0; batch < 70; batch++) {
         for (let i = 0; i < 100; i++) echo.ws.send(payload);
         for (let i = 0; i < 100; i++) await echo.next();
       }

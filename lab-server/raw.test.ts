@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LabEvent } from '../protocol/annotations.ts';
+import { type LabEvent, wirePayloadHex } from '../protocol/annotations.ts';
 import { CrashWatch } from './test-support/crashes.ts';
 import { EventLog } from './test-support/events.ts';
 import {
@@ -102,7 +102,7 @@ describe('/raw relays hand-made bytes to the lab server and back', () => {
       frames.map((e) => [
         e.direction,
         e.frame.streamOffset,
-        e.frame.headerHex + e.frame.payloadHex,
+        e.frame.headerHex + wirePayloadHex(e.frame),
       ]),
     ).toEqual([
       ['client-to-server', request.length, hex(frame)],

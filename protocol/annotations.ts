@@ -18,8 +18,11 @@ import type {
 /**
  * 2: frame events no longer carry `fields`; `frameFields` derives them from `headerHex`. They
  * were most of each frame event's JSON, and no reader of the stream used them.
+ * 3: a frame carries its payload once, unmasked (`unmaskedHex`); `wirePayloadHex` masks it again
+ * with the key. A message made of one uncompressed frame carries no `previewHex`: its bytes are
+ * that frame's. Each payload byte used to travel three times in every observer's JSON.
  */
-export const ANNOTATION_SCHEMA_VERSION = 2 as const;
+export const ANNOTATION_SCHEMA_VERSION = 3 as const;
 
 export interface Endpoint {
   readonly address: string;
@@ -53,7 +56,11 @@ export interface FrameRecord {
   readonly maskingKey: string | null;
   /** Header bytes exactly as they crossed the wire. */
   readonly headerHex: string;
-  readonly payloadHex: string;
+  /**
+   * The first payload bytes (at most the tap's preview limit) as the application sees them: for
+   * a masked frame, after XOR with the key (RFC 6455 §5.3). `wirePayloadHex` gives them as they
+   * crossed the wire.
+   */
   readonly unmaskedHex: string;
   readonly payloadReceived: number;
   readonly complete: boolean;
@@ -65,7 +72,11 @@ export interface MessageRecord {
   readonly type: AssembledMessage['type'];
   readonly frameIndices: readonly number[];
   readonly length: number;
-  readonly previewHex: string;
+  /**
+   * The message's first bytes, after decompression. Absent when the message is one
+   * uncompressed frame: its bytes are then that frame's `unmaskedHex`.
+   */
+  readonly previewHex?: string;
   readonly text?: string;
   readonly compressed: boolean;
 }
@@ -218,13 +229,39 @@ export function frameRecord(frame: AnnotatedFrame): FrameRecord {
     lengthForm: frame.lengthForm,
     maskingKey: frame.maskingKey === null ? null : toHexString(frame.maskingKey),
     headerHex: toHexString(frame.header),
-    payloadHex: toHexString(frame.payloadPreview),
     unmaskedHex: toHexString(frame.unmaskedPreview),
     payloadReceived: frame.payloadReceived,
     complete: frame.complete,
     problems: frame.problems,
     ...(frame.close !== undefined ? { close: frame.close } : {}),
   };
+}
+
+/** The payload preview of a frame as it crossed the wire: masked again when it was masked. */
+export function wirePayloadHex(frame: Pick<FrameRecord, 'unmaskedHex' | 'maskingKey'>): string {
+  const key = frame.maskingKey;
+  if (key === null || key.length !== 8) return frame.unmaskedHex;
+  const keyBytes = [0, 2, 4, 6].map((i) => Number.parseInt(key.slice(i, i + 2), 16));
+  let out = '';
+  for (let i = 0; i + 1 < frame.unmaskedHex.length; i += 2) {
+    const byte =
+      Number.parseInt(frame.unmaskedHex.slice(i, i + 2), 16) ^ (keyBytes[(i / 2) % 4] as number);
+    out += byte.toString(16).padStart(2, '0');
+  }
+  return out;
+}
+
+/**
+ * The first bytes of a message as hex, given the frames of its connection and direction by
+ * index (a single-frame message carries none of its own).
+ */
+export function messagePreviewHex(
+  message: MessageRecord,
+  frameAt: (index: number) => Pick<FrameRecord, 'unmaskedHex'> | undefined,
+): string {
+  if (message.previewHex !== undefined) return message.previewHex;
+  const index = message.frameIndices[0];
+  return index === undefined ? '' : (frameAt(index)?.unmaskedHex ?? '');
 }
 
 /**
@@ -255,11 +292,12 @@ export function frameFields(
 }
 
 export function messageRecord(message: AssembledMessage): MessageRecord {
+  const ownBytes = message.frameIndices.length !== 1 || message.compressed;
   return {
     type: message.type,
     frameIndices: message.frameIndices,
     length: message.length,
-    previewHex: toHexString(message.preview),
+    ...(ownBytes ? { previewHex: toHexString(message.preview) } : {}),
     compressed: message.compressed,
     ...(message.text !== undefined ? { text: message.text } : {}),
   };

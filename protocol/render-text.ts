@@ -7,7 +7,12 @@
  * escape such as `\x1b`, never passed on, so a payload cannot drive the terminal that shows it.
  * The only escape sequences in the output are the SGR colours this file writes itself.
  */
-import type { FrameRecord, HeaderRecord, LabEvent } from './annotations.ts';
+import {
+  type FrameRecord,
+  type HeaderRecord,
+  type LabEvent,
+  wirePayloadHex,
+} from './annotations.ts';
 import { describeCloseCode } from './close-codes.ts';
 import type { HandshakeFinding } from './handshake.ts';
 import type { Direction, FieldName, Problem } from './types.ts';
@@ -483,7 +488,7 @@ class Renderer {
         ),
       );
     }
-    const wire = hexBytes(f.payloadHex);
+    const wire = hexBytes(wirePayloadHex(f));
     if (wire.length > 0) {
       const plain = hexBytes(f.unmaskedHex);
       const label = this.#label('payload'.padEnd(10));
@@ -515,14 +520,17 @@ class Renderer {
           : indices.length > 6
             ? `frames ${indices[0]}-${indices[indices.length - 1]}`
             : `frames ${indices.join(', ')}`;
-    const bytes = hexBytes(m.previewHex);
+    // A one-frame message carries no bytes of its own: they are its frame's, shown above it.
+    const bytes = hexBytes(m.previewHex ?? '');
     const content = m.compressed
       ? `${p.dim('compressed:')} ${this.#hex(bytes, m.length)}`
       : m.text !== undefined
-        ? this.#text(m.text, SUMMARY_TEXT, bytes.length, m.length)
-        : bytes.length === 0
+        ? this.#text(m.text, SUMMARY_TEXT, Math.min(m.length, m.text.length * 4), m.length)
+        : m.length === 0
           ? p.dim('(empty)')
-          : this.#hex(bytes, m.length);
+          : m.previewHex === undefined
+            ? p.dim(`(the payload of frame ${indices[0]})`)
+            : this.#hex(bytes, m.length);
     return [
       `${this.#head(e.conn, e.direction)} ${p.bold(`${visible(String(m.type))} message`)}  ${p.dim(`${plural(m.length, 'byte')} in ${plural(indices.length, 'frame')} (${frames})`)}  ${content}`,
     ];

@@ -123,7 +123,6 @@ function record(entry: WireEntry, blame: Blame | undefined): WireRecord {
       : {
           frame: {
             ...frame,
-            payloadHex: frame.payloadHex.slice(0, 128),
             unmaskedHex: frame.unmaskedHex.slice(0, 128),
           },
         }),

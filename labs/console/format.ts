@@ -2,7 +2,7 @@
  * Frame events as rows of the table beside the terminal. The terminal's own lines come from
  * protocol/render-text.ts, the renderer the `pnpm lab` terminal uses too.
  */
-import type { LabEvent } from '../../protocol/annotations.ts';
+import { type LabEvent, wirePayloadHex } from '../../protocol/annotations.ts';
 import { visible } from '../../protocol/render-text.ts';
 
 /**
@@ -62,7 +62,7 @@ export function frameRow(event: LabEvent): FrameRow | null {
     mask: f.mask ? '1' : '0',
     maskingKey: f.maskingKey === null ? '—' : spacedHex(f.maskingKey),
     length: `${f.payloadLength} (${f.lengthForm})`,
-    wire: f.payloadHex === '' ? '—' : spacedHex(f.payloadHex, 8, f.payloadReceived),
+    wire: f.unmaskedHex === '' ? '—' : spacedHex(wirePayloadHex(f), 8, f.payloadReceived),
     payload,
   };
 }

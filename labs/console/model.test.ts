@@ -140,7 +140,8 @@ describe('parseObserverMessage', () => {
       connections: [],
     });
     expect(parseObserverMessage('{"v":1,"type":"frame"}')).toBeNull();
-    expect(parseObserverMessage('{"v":3,"type":"frame"}')).toBeNull();
+    expect(parseObserverMessage('{"v":2,"type":"frame"}')).toBeNull();
+    expect(parseObserverMessage('{"v":4,"type":"frame"}')).toBeNull();
     expect(parseObserverMessage('not json')).toBeNull();
     expect(parseObserverMessage('null')).toBeNull();
     expect(parseObserverMessage(new ArrayBuffer(2))).toBeNull();

@@ -4,7 +4,7 @@
  * assembler, the same code the lab server runs) assembles it frame by frame, what the lab server
  * should therefore answer, and what its annotations say it did answer.
  */
-import type { LabEvent } from '../../protocol/annotations.ts';
+import { type FrameRecord, type LabEvent, messagePreviewHex } from '../../protocol/annotations.ts';
 import { describeCloseCode } from '../../protocol/close-codes.ts';
 import { closePayload, encodeFrame } from '../../protocol/frame-encoder.ts';
 import { FrameParser, toHex } from '../../protocol/frame-parser.ts';
@@ -452,9 +452,13 @@ export type ServerAnswer =
  */
 export function serverAnswers(events: readonly LabEvent[]): ServerAnswer[] {
   const answers: ServerAnswer[] = [];
+  const serverFrames = new Map<number, FrameRecord>();
   for (const event of events) {
+    if (event.type === 'frame' && event.direction === 'server-to-client') {
+      serverFrames.set(event.frame.index, event.frame);
+    }
     if (event.type === 'message' && event.direction === 'server-to-client') {
-      const bytes = hexBytes(event.message.previewHex);
+      const bytes = hexBytes(messagePreviewHex(event.message, (i) => serverFrames.get(i)));
       answers.push({
         kind: 'echo',
         type: event.message.type,

@@ -8,7 +8,7 @@ import { MAX_REASON_BYTES, parseEchoOptions } from './echo.ts';
 import { EventLog } from './test-support/events.ts';
 import { clientClose, clientFrame, closeOf, OP } from './test-support/frames.ts';
 import { delay, startTestLab, type TestLab } from './test-support/lab.ts';
-import { RawClient } from './test-support/raw-client.ts';
+import { RawClient, upgradeRequest } from './test-support/raw-client.ts';
 import { WsClient } from './test-support/ws-client.ts';
 
 let t: TestLab;
@@ -133,6 +133,26 @@ describe('close orders on /echo (RFC 6455 §7.1.1, §7.1.2)', () => {
     ]);
     const [clientFin, serverFin] = log.of('fin', conn);
     expect((serverFin?.t ?? 0) - (clientFin?.t ?? 0)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('fin=client holds the FIN on a connection that carried plain HTTP before its upgrade too', async () => {
+    const raw = await RawClient.connect(t.port);
+    raw.write(`GET / HTTP/1.1\r\nHost: ${t.host}\r\n\r\n`);
+    await raw.until(() => raw.received.includes('<h1>home</h1>'), 'the page');
+    const before = raw.receivedLength;
+    raw.write(upgradeRequest({ host: t.host, path: '/echo?fin=client' }));
+    await raw.until(() => raw.received.subarray(before).includes('\r\n\r\n'), 'the 101');
+    expect(raw.received.subarray(before).toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+    raw.write(clientClose(1000));
+    await raw.until(
+      () => raw.received.subarray(before).includes(Buffer.from([0x88, 0x02, 0x03, 0xe8])),
+      'the close reply',
+    );
+    await delay(400);
+    expect(raw.ended).toBe(false);
+    raw.end();
+    await raw.fin();
+    expect(raw.ended).toBe(true);
   });
 
   it('close=server&fin=client: the server starts the closing handshake and the client sends the first FIN', async () => {

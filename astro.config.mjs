@@ -22,6 +22,7 @@ export default defineConfig({
             { slug: 'accept' },
             { slug: 'frames' },
             { slug: 'messages' },
+            { slug: 'closing' },
             { slug: 'console' },
             { slug: 'architecture' },
             { slug: 'proxies' },

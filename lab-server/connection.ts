@@ -49,6 +49,13 @@ export class LabConnection implements TapOwner, TapHooks {
   /** For the idle timeout: the bytes received when the server last looked, and since when. */
   idleBytes = 0;
   idleSince = 0;
+  /** /echo?fin=client: the server's FIN waits for the client's. */
+  #finWaitsForClient = false;
+  #clientFin = false;
+  /** The server's code asked to end TCP while the FIN was held. */
+  #endHeld = false;
+  /** On a TapSocket, the tap's note of the server's FIN, held with it. */
+  #finNoteHeld = false;
 
   /**
    * `tcp` is the TCP socket, or on the TLS listener the TLSSocket after its handshake: it reads
@@ -102,10 +109,12 @@ export class LabConnection implements TapOwner, TapHooks {
 
   incomingEnd(): void {
     this.tap.incomingEnd();
+    this.#releaseFin();
   }
 
   outgoingEnd(): void {
-    this.tap.outgoingEnd();
+    if (this.#holdsFin()) this.#finNoteHeld = true;
+    else this.tap.outgoingEnd();
   }
 
   closed(error: Error | undefined): void {
@@ -178,6 +187,45 @@ export class LabConnection implements TapOwner, TapHooks {
   ended(): void {
     this.tap.incomingEnd();
     if (this.#pending !== null) this.tcp.end();
+    this.#releaseFin();
+  }
+
+  /**
+   * `/echo?fin=client`: once the closing handshake is done, the server does not end TCP until
+   * the client's FIN has arrived, so the client sends the first FIN and its side of the
+   * connection waits in TIME_WAIT (RFC 9293 §3.6). RFC 6455 §7.1.1 asks servers for the other
+   * order; this shows what it avoids. A client that never ends TCP is cut off by ws's own
+   * close timer (30 s), and a connection the server fails (§7.1.7) is not held.
+   */
+  holdFinForClient(): void {
+    if (this.#clientFin) return;
+    this.#finWaitsForClient = true;
+    // On a connection that began as plain HTTP, the TapSocket ends the TCP socket itself.
+    if (this.socket !== this.tcp) this.tcp.end = heldTcpEnd as Socket['end'];
+  }
+
+  #holdsFin(): boolean {
+    return this.#finWaitsForClient && !this.#clientFin && this.violation === undefined;
+  }
+
+  /** True when the server's FIN must wait: the end is done later, by `#releaseFin`. */
+  deferEnd(): boolean {
+    if (!this.#holdsFin()) return false;
+    this.#endHeld = true;
+    return true;
+  }
+
+  #releaseFin(): void {
+    this.#clientFin = true;
+    if (!this.#finWaitsForClient) return;
+    if (this.#endHeld) {
+      this.#endHeld = false;
+      this.tcp.end();
+    }
+    if (this.#finNoteHeld) {
+      this.#finNoteHeld = false;
+      this.tap.outgoingEnd();
+    }
   }
 
   /** `ws` no longer reads: the tap keeps annotating, and nothing more reaches `ws`. */
@@ -282,9 +330,21 @@ function tappedEnd(
   encoding?: BufferEncoding | Callback,
   callback?: Callback,
 ): TappedSocket {
+  const connection = this[kConnection];
   if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') {
-    this[kConnection].tap.outgoing(asBytes(chunk, encoding));
-  }
+    connection.tap.outgoing(asBytes(chunk, encoding));
+    if (connection.deferEnd()) {
+      socketWrite.call(this, chunk, encoding as BufferEncoding);
+      return this;
+    }
+  } else if (connection.deferEnd()) return this;
   socketEnd.call(this, chunk as string, encoding as BufferEncoding, callback);
+  return this;
+}
+
+/** `end` of a TCP socket under a TapSocket whose FIN waits for the client's. */
+function heldTcpEnd(this: TappedSocket, ...args: unknown[]): TappedSocket {
+  if (this[kConnection].deferEnd()) return this;
+  (socketEnd as (...a: unknown[]) => unknown).apply(this, args);
   return this;
 }

@@ -23,7 +23,7 @@ import type { Problem } from '../protocol/types.ts';
 import { checkUpgrade } from './check-endpoint.ts';
 import { type ConnectionHost, LabConnection } from './connection.ts';
 import { countEcho, countEndpoint } from './count.ts';
-import { echo } from './echo.ts';
+import { type EchoOptions, echo, parseEchoOptions } from './echo.ts';
 import {
   type HttpEndpoint,
   httpEndpointFor,
@@ -255,7 +255,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
       tap.stopClient();
       tap.expectResponse(false);
       socket.end(
-        `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Forbidden'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`,
+        `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 400 ? 'Bad Request' : 'Forbidden'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`,
       );
     };
     // The RFC's answer to a bad handshake first (400, or 426 with the versions spoken), with the
@@ -283,6 +283,13 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     }
     const origin = trust.checkOrigin(getHeader(request, 'origin'));
     if (!origin.ok) return refuse(403, origin.reason);
+    // /echo's close options (chapter 7): a bad value is refused before the upgrade, named.
+    let echoOptions: EchoOptions | undefined;
+    if (route === 'echo') {
+      const parsed = parseEchoOptions(request.target);
+      if (!parsed.ok) return refuse(400, `${parsed.explanation}\n`);
+      echoOptions = parsed.options;
+    }
 
     tap.expectResponse(route === 'echo');
     let early = head ?? EMPTY;
@@ -314,7 +321,7 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
           const url = new URL(request.target, 'http://lab');
           endpoint.open(ws, { url, head: request, connection }, context);
         } else if (route === 'echo') {
-          echo(ws);
+          echo(ws, echoOptions, connection);
           countEcho(context, request.target, ws, connection);
         } else if (route === 'observe')
           observe(ws, new URL(request.target, 'http://lab'), registry, {

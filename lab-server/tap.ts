@@ -12,6 +12,7 @@ import {
   messageRecord,
   RESPONSE_BODY_LIMIT,
   type Route,
+  type Side,
   toHexString,
 } from '../protocol/annotations.ts';
 import { FrameParser } from '../protocol/frame-parser.ts';
@@ -127,7 +128,9 @@ export class ConnectionTap {
   #serverRsv1 = false;
   #early: Buffer[] = [];
   #earlyLength = 0;
+  /** Who sent the first close frame, and the first FIN, as this server saw them. */
   #closeSent: Direction | null = null;
+  #finFirst: Direction | null = null;
   /** The last upgrade request, for the server's decision. */
   request: RequestHead | null = null;
 
@@ -597,14 +600,16 @@ export class ConnectionTap {
   // ---- shared ------------------------------------------------------------------------------
 
   #parserEvent(direction: Direction, event: ParserEvent): void {
+    // Kept even when nobody listens: an observer that subscribes later still learns who closed first.
+    const closing = event.kind === 'frame' && event.frame.opcode === 0x8 && event.frame.complete;
+    const initiated = closing && this.#closeSent === null;
+    if (initiated) this.#closeSent = direction;
     // Events nobody will read are not built; the parsing above them still gates the bytes.
     if (this.#watched !== true || !this.#registry.listened) return;
     if (event.kind === 'frame') {
       const frame = event.frame;
       this.#push({ type: 'frame', conn: this.#conn, direction, frame: frameRecord(frame) });
-      if (frame.opcode === 0x8 && frame.complete) {
-        const initiated = this.#closeSent === null;
-        if (initiated) this.#closeSent = direction;
+      if (closing) {
         this.#push({
           type: 'close-frame',
           conn: this.#conn,
@@ -630,11 +635,13 @@ export class ConnectionTap {
     if (this.#clientState === 'frames' && this.#clientFrames !== null) {
       for (const event of this.#clientFrames.end()) this.#parserEvent('client-to-server', event);
     }
+    this.#finFirst ??= 'client-to-server';
     this.#push({ type: 'fin', conn: this.#conn, direction: 'client-to-server' });
   }
 
   outgoingEnd(): void {
     this.#refusalDone();
+    this.#finFirst ??= 'server-to-client';
     this.#push({ type: 'fin', conn: this.#conn, direction: 'server-to-client' });
   }
 
@@ -646,9 +653,15 @@ export class ConnectionTap {
       bytesIn: this.#clientOffset,
       bytesOut: this.#serverOffset,
       error: error === undefined ? null : error.message,
+      closeFrameFirst: sideOf(this.#closeSent),
+      finFirst: sideOf(this.#finFirst),
     });
     if (this.#conn !== 0) this.#registry.close(this.#conn);
   }
+}
+
+function sideOf(direction: Direction | null): Side | null {
+  return direction === null ? null : direction === 'client-to-server' ? 'client' : 'server';
 }
 
 function headerRecords(

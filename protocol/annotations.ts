@@ -93,6 +93,9 @@ export interface HeaderRecord {
   readonly explanation?: string;
 }
 
+/** One end of a connection. */
+export type Side = 'client' | 'server';
+
 /** Which endpoint of the lab server a connection reached. */
 export type Route =
   | 'echo'
@@ -195,6 +198,17 @@ export type LabEvent =
       readonly bytesIn: number;
       readonly bytesOut: number;
       readonly error: string | null;
+      /**
+       * Which side sent the first close frame (RFC 6455 §7.1.2), null when neither did. Absent
+       * from servers that predate it.
+       */
+      readonly closeFrameFirst?: Side | null;
+      /**
+       * Which side sent the first TCP FIN as the server saw it: the client's arrived before the
+       * server sent its own, or the other way round (RFC 6455 §7.1.1). Null when no FIN was seen
+       * (the socket was destroyed or reset).
+       */
+      readonly finFirst?: Side | null;
     })
   /**
    * Sent to one observer that could not keep up: `count` events were not delivered to it, the

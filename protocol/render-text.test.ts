@@ -7,13 +7,14 @@ import {
   type HeaderRecord,
   type LabEvent,
   messageRecord,
+  type Side,
   toHexString,
 } from './annotations.ts';
 import { closePayload, encodeFrame } from './frame-encoder.ts';
 import { type FrameParserOptions, parseFrames } from './frame-parser.ts';
 import { buildServerResponse, explainHeader, validateUpgradeRequest } from './handshake.ts';
 import { getHeader, type HeaderField, HttpHeadParser, type RequestHead } from './http-head.ts';
-import { type RenderOptions, renderEvent, visible } from './render-text.ts';
+import { closingSummary, type RenderOptions, renderEvent, visible } from './render-text.ts';
 import type { Direction } from './types.ts';
 
 // ---- events built from real parses ----------------------------------------------------------
@@ -463,6 +464,35 @@ describe('message, close, problem and connection events', () => {
     expect(text(stamp({ type: 'dropped', conn: 0, count: 12 }))).toBe(
       '[*] 12 events not shown: this view could not keep up',
     );
+  });
+
+  it('sums up who closed first at each level under socket-closed (RFC 6455 §7.1.1, §7.1.2)', () => {
+    const closed = (closeFrameFirst: Side | null, finFirst: Side | null) =>
+      text(
+        stamp({
+          type: 'socket-closed',
+          conn: 4,
+          bytesIn: 10,
+          bytesOut: 8,
+          error: null,
+          closeFrameFirst,
+          finFirst,
+        }),
+      );
+    expect(closed('client', 'server')).toBe(
+      '[4] socket closed  10 bytes in, 8 bytes out\n  client closed first (close frame), server sent the first FIN',
+    );
+    expect(closed('server', 'client')).toBe(
+      "[4] socket closed  10 bytes in, 8 bytes out\n  server closed first (close frame), client sent the first FIN (the client's side waits in TIME_WAIT; RFC 6455 §7.1.1 asks the server to close first)",
+    );
+    expect(closed(null, 'client')).toContain(
+      'no close frame (no closing handshake: an API reports 1006, RFC 6455 §7.1.5), client sent the first FIN',
+    );
+    expect(closed('server', null)).toContain(
+      'server closed first (close frame), no FIN seen (the socket was cut)',
+    );
+    // A server that predates the fields: no summary line at all.
+    expect(closingSummary({})).toBeNull();
   });
 });
 

@@ -165,6 +165,29 @@ function closeName(code: number): string {
   return name === undefined ? `close ${code}` : `close ${code} (${name})`;
 }
 
+/**
+ * Who closed first, at each level, in one line: "client closed first (close frame), server sent
+ * the first FIN". Null for a server that does not report it.
+ */
+export function closingSummary(
+  e: Pick<Extract<LabEvent, { type: 'socket-closed' }>, 'closeFrameFirst' | 'finFirst'>,
+): string | null {
+  const frame = e.closeFrameFirst;
+  const fin = e.finFirst;
+  if (frame === undefined || fin === undefined) return null;
+  const frameText =
+    frame === null
+      ? 'no close frame (no closing handshake: an API reports 1006, RFC 6455 §7.1.5)'
+      : `${frame} closed first (close frame)`;
+  const finText =
+    fin === null
+      ? 'no FIN seen (the socket was cut)'
+      : fin === 'server'
+        ? 'server sent the first FIN'
+        : "client sent the first FIN (the client's side waits in TIME_WAIT; RFC 6455 §7.1.1 asks the server to close first)";
+  return `${frameText}, ${finText}`;
+}
+
 // ---- the renderer ---------------------------------------------------------------------------
 
 /** One event as lines of text, without line terminators (join with `\n`, or `\r\n` for xterm). */
@@ -212,9 +235,12 @@ class Renderer {
         ];
       case 'socket-closed': {
         const line = `${this.#conn(e.conn)} ${this.#p.bold('socket closed')}  ${this.#p.dim(`${plural(e.bytesIn, 'byte')} in, ${plural(e.bytesOut, 'byte')} out`)}`;
-        return e.error === null
-          ? [line]
-          : [line, `${INDENT}${this.#p.red(`error: ${clip(e.error, DETAIL_TEXT)}`)}`];
+        const lines = [line];
+        const firsts = closingSummary(e);
+        if (firsts !== null) lines.push(`${INDENT}${firsts}`);
+        if (e.error !== null)
+          lines.push(`${INDENT}${this.#p.red(`error: ${clip(e.error, DETAIL_TEXT)}`)}`);
+        return lines;
       }
       case 'dropped':
         return [

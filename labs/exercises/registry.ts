@@ -8,6 +8,7 @@ import { architectureExercises } from './chapters/architecture.ts';
 import { beyondHttp1Exercises } from './chapters/beyond-http1.ts';
 import { bigPictureExercises } from './chapters/big-picture.ts';
 import { connectionPathExercises } from './chapters/connection-path.ts';
+import { closingExercises } from './chapters/closing.ts';
 import { framesExercises } from './chapters/frames.ts';
 import { handshakeExercises } from './chapters/handshake.ts';
 import { messagesExercises } from './chapters/messages.ts';
@@ -23,6 +24,7 @@ const ALL: readonly Exercise[] = [
   ...acceptExercises,
   ...framesExercises,
   ...messagesExercises,
+  ...closingExercises,
   ...architectureExercises,
   ...proxiesExercises,
   ...securityExercises,

@@ -71,6 +71,7 @@ describe('the TLS listener (HTTPS and wss://)', () => {
     expect(JSON.parse(info.body)).toEqual({
       v: 1,
       ports: { http: t.port, https: tlsPort, proxies: null },
+      classroom: false,
     });
   });
 

@@ -108,7 +108,7 @@ export const headerExplanations = {
     name: 'Connection',
     section: 'RFC 6455 §4.1, §4.2.2; RFC 9110 §7.6.1',
     request:
-      'Contains the token Upgrade: the Upgrade header is meant for this hop only, so a proxy must not pass it on blindly.',
+      'Names the headers meant for this hop only (RFC 9110 §7.6.1). A handshake must list Upgrade here, so that a proxy does not pass the Upgrade header on blindly; a value without it (close, keep-alive) is no handshake.',
     response: 'Upgrade: after this response the connection stops speaking HTTP.',
   },
   'sec-websocket-key': {

@@ -191,6 +191,13 @@ describe('classroom: many students on real sockets', { timeout: 30_000 }, () => 
       reveal: e.reveal(params),
       state: { revealed: true },
     });
+    // After a reload the exercise comes back with its answer still shown.
+    s.client.send({ type: 'exercise', id: e.id });
+    expect(await s.client.waitType('exercise')).toMatchObject({
+      type: 'exercise',
+      reveal: e.reveal(params),
+      state: { revealed: true },
+    });
     const solved = await s.client.request({ type: 'submit', id: e.id, answer: [right] });
     expect(solved).toMatchObject({ correct: true, state: { solved: true } });
     await s.client.close();

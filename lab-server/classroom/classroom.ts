@@ -674,6 +674,7 @@ export class Classroom {
         state: stateOf(entry),
         hints: [...visibleHints(hints, entry)],
         ...(lastAnswer === null ? {} : { lastAnswer: lastAnswer as Answer }),
+        ...(entry.revealed ? { reveal: exercise.reveal(params) } : {}),
       });
       return;
     }

@@ -202,6 +202,7 @@ class ClassExercise {
     this.#view = view;
     this.#state = message.state;
     this.#hints = message.hints;
+    this.#answer = message.reveal ?? null;
     this.#shown = 'exercise';
     const live = view.kind === 'live';
     this.#drawing = new ExerciseDrawing(this.#root, view, {

@@ -156,6 +156,8 @@ export interface ExerciseMessage {
   readonly hints: readonly string[];
   /** The student's own last answer, to put back in the form after a reload. */
   readonly lastAnswer?: Answer | null;
+  /** The answer worded for the student, once they had it revealed (so a reload still shows it). */
+  readonly reveal?: string;
 }
 export interface VerdictMessage {
   readonly type: 'verdict';

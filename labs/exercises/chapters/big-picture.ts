@@ -8,16 +8,10 @@ import { encodeFrame } from '../../../protocol/frame-encoder.ts';
 import { toHex } from '../../../protocol/frame-parser.ts';
 import { readBit, readHex, readInteger, sameBytes } from '../normalise.ts';
 import type { Rng } from '../rng.ts';
+import { checkStatements, type Statement } from '../statements.ts';
 import { type Choice, defineExercise, type Verdict } from '../types.ts';
 
 const OK: Verdict = { correct: true, feedback: '' };
-
-interface Statement {
-  id: string;
-  label: string;
-  true: boolean;
-  why: string;
-}
 
 const LAYER_STATEMENTS: readonly Statement[] = [
   {
@@ -142,22 +136,8 @@ const messages = defineExercise<StreamParams>({
   ],
   reveal: (p) =>
     p.statements.map((s) => `${s.true ? 'True' : 'False'}: ${s.label}. ${s.why}`).join(' '),
-  check: (p, answer) => {
-    const chosen = new Set(answer);
-    const wrong = p.statements.filter((s) => chosen.has(s.id) !== s.true);
-    if (wrong.length === 0) return OK;
-    return {
-      correct: false,
-      feedback: wrong
-        .map((s) =>
-          s.true
-            ? `This one is true too: "${s.label}". ${s.why}`
-            : `Not true: "${s.label}". ${s.why}`,
-        )
-        .join(' '),
-      wrong: wrong.map((s) => s.id),
-    };
-  },
+  check: (p, answer) =>
+    checkStatements(p.statements, answer, { missed: 'This one is true too:', wrong: 'Not true:' }),
 });
 
 type Direction = 'server' | 'client';

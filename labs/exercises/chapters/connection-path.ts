@@ -5,6 +5,7 @@
  * observer on the network can read of a wss:// connection.
  */
 import { readInteger } from '../normalise.ts';
+import { checkStatements, type Statement } from '../statements.ts';
 import { type Choice, defineExercise, type Verdict } from '../types.ts';
 
 const OK: Verdict = { correct: true, feedback: '' };
@@ -97,13 +98,6 @@ const order = defineExercise<OrderParams>({
 
 // ---- 2. Once per connection or once per message ------------------------------------------------
 
-interface Statement {
-  id: string;
-  label: string;
-  true: boolean;
-  why: string;
-}
-
 function onceStatements(host: string, count: number): Statement[] {
   return [
     {
@@ -189,22 +183,8 @@ const oncePerConnection = defineExercise<OnceParams>({
   ],
   reveal: (p) =>
     p.statements.map((s) => `${s.true ? 'True' : 'False'}: ${s.label}. ${s.why}`).join(' '),
-  check: (p, answer) => {
-    const chosen = new Set(answer);
-    const wrong = p.statements.filter((s) => chosen.has(s.id) !== s.true);
-    if (wrong.length === 0) return OK;
-    return {
-      correct: false,
-      feedback: wrong
-        .map((s) =>
-          s.true
-            ? `This one is true too: "${s.label}". ${s.why}`
-            : `Not true: "${s.label}". ${s.why}`,
-        )
-        .join(' '),
-      wrong: wrong.map((s) => s.id),
-    };
-  },
+  check: (p, answer) =>
+    checkStatements(p.statements, answer, { missed: 'This one is true too:', wrong: 'Not true:' }),
 });
 
 // ---- 3. Counting connections and handshakes ----------------------------------------------------

@@ -7,6 +7,7 @@
 
 import type { TraceScheme, TraceVia } from '../../../protocol/trace.ts';
 import { EXPECTED, VIA_LABELS } from '../../proxy/model.ts';
+import { checkStatements, type Statement } from '../statements.ts';
 import { type Choice, defineExercise, type Verdict } from '../types.ts';
 
 const OK: Verdict = { correct: true, feedback: '' };
@@ -14,32 +15,6 @@ const OK: Verdict = { correct: true, feedback: '' };
 const HOSTS = ['chat.example.com', 'feed.example.org', 'game.example.net', 'ticks.example.com'];
 const PATHS = ['/live', '/socket', '/updates', '/chat', '/stream'];
 const PROXIES = ['proxy.corp.example:3128', 'gateway.example.net:8080', '10.0.0.1:3128'];
-
-interface Statement {
-  id: string;
-  label: string;
-  true: boolean;
-  why: string;
-}
-
-function multipleChoiceCheck(
-  statements: readonly Statement[],
-  answer: readonly string[],
-  words: { missed: string; wrong: string },
-): Verdict {
-  const chosen = new Set(answer);
-  const wrong = statements.filter((s) => chosen.has(s.id) !== s.true);
-  if (wrong.length === 0) return OK;
-  return {
-    correct: false,
-    feedback: wrong
-      .map((s) =>
-        s.true ? `${words.missed} "${s.label}". ${s.why}` : `${words.wrong} "${s.label}". ${s.why}`,
-      )
-      .join(' '),
-    wrong: wrong.map((s) => s.id),
-  };
-}
 
 // ---- 1. The request line a proxy receives ------------------------------------------------------
 
@@ -424,7 +399,7 @@ const predict = defineExercise<PredictParams>({
       .map((s) => `${s.true ? 'Opens' : 'Fails'}: ${s.label}. ${s.why}`)
       .join(' '),
   check: (p, answer) =>
-    multipleChoiceCheck(
+    checkStatements(
       p.cells.map((c) => cellStatement(c.via, c.scheme)),
       answer,
       { missed: 'This one opens too:', wrong: 'This one fails:' },

@@ -269,12 +269,15 @@ function parse(argv: readonly string[]) {
       allowPositionals: false,
     }).values;
   } catch (error) {
-    throw new Error(friendlier(error as Error & { code?: string }));
+    throw new Error(parseArgsMessage(error as Error));
   }
 }
 
-/** parseArgs' messages, shortened to what a user needs to fix the command. */
-function friendlier(error: Error & { code?: string }): string {
+/**
+ * parseArgs' messages, shortened to what a user needs to fix the command (`pnpm lab`, and its
+ * `check` and `trace` subcommands).
+ */
+export function parseArgsMessage(error: Error & { code?: string }): string {
   const name = /'(-[^' ]*)/.exec(error.message)?.[1];
   switch (error.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':

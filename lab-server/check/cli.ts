@@ -3,6 +3,7 @@
  * stage run passed, 1 when a check failed, 2 for a command line it cannot use.
  */
 import { parseArgs } from 'node:util';
+import { parseArgsMessage } from '../options.ts';
 import { progressLines, reportLines } from './report.ts';
 import { DEFAULT_DEADLINE_MS, DEFAULT_TIMEOUT_MS, runChecks } from './run.ts';
 import { STAGES } from './stages.ts';
@@ -55,15 +56,7 @@ export function parseCheckArgs(argv: readonly string[]): CheckCommand {
   try {
     parsed = parse(argv);
   } catch (error) {
-    const message = (error as Error).message;
-    const name = /'(-[^' ]*)/.exec(message)?.[1];
-    throw new Error(
-      /Unknown option/.test(message)
-        ? `Unknown option ${name ?? message}.`
-        : /argument missing/.test(message)
-          ? `${name} needs a value.`
-          : message,
-    );
+    throw new Error(parseArgsMessage(error as Error));
   }
   const { values, positionals } = parsed;
   if (values.help === true) {

@@ -14,6 +14,7 @@ import {
   traceTotal,
 } from '../../protocol/trace.ts';
 import { parseTarget } from '../check/target.ts';
+import { parseArgsMessage } from '../options.ts';
 import { DEFAULT_TRACE_TIMEOUT_MS, type ProxySpec, parseProxy, runTrace } from './client.ts';
 
 /** Largest --message: one frame with a 16-bit length is plenty for a timing. */
@@ -66,15 +67,7 @@ export function parseTraceArgs(argv: readonly string[]): TraceCommand {
   try {
     parsed = parse(argv);
   } catch (error) {
-    const message = (error as Error).message;
-    const name = /'(-[^' ]*)/.exec(message)?.[1];
-    throw new Error(
-      /Unknown option/.test(message)
-        ? `Unknown option ${name ?? message}.`
-        : /argument missing/.test(message)
-          ? `${name} needs a value.`
-          : message,
-    );
+    throw new Error(parseArgsMessage(error as Error));
   }
   const { values, positionals } = parsed;
   const base = {

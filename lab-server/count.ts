@@ -16,6 +16,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSocket } from 'ws';
+import type { RunStats } from '../protocol/count.ts';
 import { type LabConnection, labConnectionOf } from './connection.ts';
 import type { HttpEndpoint, LabContext } from './endpoints.ts';
 
@@ -28,30 +29,7 @@ const MAX_CONNECTIONS_PER_RUN = 4096;
 /** Run ids: what a page makes with crypto.randomUUID() or a counter, nothing that needs escaping. */
 const RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-export interface RunStats {
-  readonly v: 1;
-  readonly run: string;
-  /** TCP connections that carried at least one of the run's requests. */
-  readonly tcpConnections: number;
-  /** Of those, connections whose first request was the run's: opened for it. */
-  readonly newTcpConnections: number;
-  /** TLS handshakes the run paid for: one per new connection on the TLS port. */
-  readonly tlsHandshakes: number;
-  /** Of those, handshakes that resumed an earlier session (RFC 8446 §2.2). */
-  readonly tlsResumed: number;
-  /** HTTP requests: the fetches, and the upgrade request of each WebSocket. */
-  readonly httpRequests: number;
-  /** Answers that carried `Connection: close`. */
-  readonly closeAnswers: number;
-  readonly webSocketConnections: number;
-  /** WebSocket messages the server received on the run's /echo connections. */
-  readonly webSocketMessages: number;
-  /** Bytes of HTTP and WebSocket traffic (decrypted on TLS), from the tap's counts. */
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  /** True when every request of the run came over TLS. */
-  readonly overTls: boolean;
-}
+export type { RunStats };
 
 interface Run {
   readonly id: string;

@@ -15,6 +15,8 @@
  * real lab server.
  */
 
+import type { RunStats } from '../../protocol/count.ts';
+
 export const MIN_COUNT = 1;
 export const MAX_COUNT = 50;
 export const DEFAULT_COUNT = 10;
@@ -22,20 +24,8 @@ export const DEFAULT_COUNT = 10;
 export type Strategy = 'fresh' | 'kept' | 'websocket';
 export const STRATEGIES: readonly Strategy[] = ['fresh', 'kept', 'websocket'];
 
-/** What the lab server counted for one run (lab-server/count.ts `RunStats`). */
-export interface ServerCounts {
-  readonly tcpConnections: number;
-  readonly newTcpConnections: number;
-  readonly tlsHandshakes: number;
-  readonly tlsResumed: number;
-  readonly httpRequests: number;
-  readonly closeAnswers: number;
-  readonly webSocketConnections: number;
-  readonly webSocketMessages: number;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly overTls: boolean;
-}
+/** What the lab server counted for one run (`/count/stats`, without its version and id). */
+export type ServerCounts = Omit<RunStats, 'v' | 'run'>;
 
 export interface StrategyResult {
   readonly strategy: Strategy;
